@@ -1,0 +1,53 @@
+"""ffnn: feed-forward neural networks with hand-derived backpropagation, in NumPy.
+
+The layered model of the classic course material as real software: layers and losses whose
+gradients are derived by hand (the delta recursion), optimizers and schedules, a training
+loop that protects the user, gradient checks, data sets, a command line and a playground.
+
+>>> import numpy as np, ffnn
+>>> from ffnn import layers
+>>> net = ffnn.Sequential([layers.Linear(2, 2, rng=0), layers.ReLU(), layers.Linear(2, 1, rng=1)])
+>>> net(np.ones((3, 2), dtype=np.float32)).shape
+(3, 1)
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from . import init, layers, losses
+from .errors import (ConfigError, DataError, FfnnError, LabelError, ModelFileError, ShapeError,
+                     TrainingDivergedError)
+from .gradcheck import GradcheckReport, gradcheck
+from .model import Sequential
+from .parameter import Parameter
+from .serialize import load, save
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__", "Parameter", "Sequential", "gradcheck", "GradcheckReport", "save", "load",
+    "fit", "History", "Callback", "EarlyStopping",
+    "FfnnError", "ShapeError", "LabelError", "DataError", "ModelFileError", "ConfigError",
+    "TrainingDivergedError",
+    "layers", "losses", "init", "optim", "schedules", "data", "metrics", "linear_models",
+    "estimators", "experiments",
+]
+
+# Imported on first use so that `import ffnn` loads NumPy and the core only.
+_LAZY_ATTRIBUTES = {"fit": "train", "History": "train", "Callback": "train", "EarlyStopping": "train"}
+_LAZY_MODULES = {"optim", "schedules", "data", "metrics", "linear_models", "estimators", "experiments",
+                 "plots", "cli", "train"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(import_module(f".{_LAZY_ATTRIBUTES[name]}", __name__), name)
+    if name in _LAZY_MODULES:
+        return import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'ffnn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,185 @@
+"""Read and write the IDX format of the MNIST files.
+
+An IDX file is a header followed by the array's elements in C order, big-endian::
+
+    bytes 0-1   0x00 0x00                  magic
+    byte  2     dtype code                 0x08 uint8, 0x09 int8, 0x0B int16,
+                                           0x0C int32, 0x0D float32, 0x0E float64
+    byte  3     ndim                       number of dimensions
+    4 * ndim    dims                       big-endian uint32 sizes
+    then        prod(dims) * itemsize      the data
+
+MNIST ships its four files gzip-compressed; both readers and the writer handle plain and
+gzipped files (a gzip file is recognised by its magic bytes ``1f 8b``, not its name).
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from ..errors import DataError
+
+__all__ = ["read_idx", "write_idx", "IDX_DTYPES", "MAX_NDIM"]
+
+IDX_DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+"""IDX dtype code -> the big-endian NumPy dtype of the stored elements."""
+
+MAX_NDIM = 4
+"""Largest number of dimensions accepted (MNIST uses 1 for labels and 3 for images)."""
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 20
+
+
+def read_idx(source: str | os.PathLike | BinaryIO) -> np.ndarray:
+    """Read an IDX array from a path or a binary file object, gzipped or not.
+
+    The header is validated (magic, dtype code, ``1 <= ndim <= MAX_NDIM``) and the payload
+    must hold exactly ``prod(dims) * itemsize`` bytes. The payload is read in chunks and
+    reading stops one byte past the expected size, so a header that claims huge dimensions
+    cannot make this function allocate more memory than the file really holds.
+
+    Parameters
+    ----------
+    source : path or binary file object
+        A file object is read from its current position (it need not be seekable).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``dims``, in the native byte order of the stored dtype (uint8 for MNIST).
+
+    Raises
+    ------
+    DataError
+        Bad magic, unknown dtype code, bad ndim, or a payload that is shorter or longer than
+        the header says (the message gives the expected and received byte counts).
+    """
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as fh:
+            return _read(fh, str(source))
+    return _read(source, getattr(source, "name", "<file object>"))
+
+
+def _read(fh: BinaryIO, label: str) -> np.ndarray:
+    head = fh.read(2)
+    if head == _GZIP_MAGIC:
+        with gzip.GzipFile(fileobj=_Prefixed(head, fh), mode="rb") as gz:
+            try:
+                return _read_plain(gz, label)
+            except (OSError, EOFError) as exc:  # corrupt or truncated gzip stream
+                raise DataError(f"{label}: corrupt gzip data ({exc})") from exc
+    return _read_plain(_Prefixed(head, fh), label)
+
+
+class _Prefixed:
+    """A reader that returns ``prefix`` before the rest of ``fh`` (avoids seeking back)."""
+
+    def __init__(self, prefix: bytes, fh: BinaryIO) -> None:
+        self._prefix = prefix
+        self._fh = fh
+
+    def read(self, size: int) -> bytes:
+        if self._prefix:
+            out, self._prefix = self._prefix[:size], self._prefix[size:]
+            return out + (self._fh.read(size - len(out)) if size > len(out) else b"")
+        return self._fh.read(size)
+
+
+def _read_exact(fh, size: int) -> bytes:
+    """Read up to ``size`` bytes, looping over short reads; fewer only at end of file."""
+    parts, got = [], 0
+    while got < size:
+        block = fh.read(min(_CHUNK, size - got))
+        if not block:
+            break
+        parts.append(block)
+        got += len(block)
+    return b"".join(parts)
+
+
+def _read_plain(fh, label: str) -> np.ndarray:
+    magic = _read_exact(fh, 4)
+    if len(magic) < 4:
+        raise DataError(f"{label}: not an IDX file: expected a 4-byte header, got {len(magic)} bytes")
+    if magic[:2] != b"\x00\x00":
+        raise DataError(f"{label}: not an IDX file: expected magic bytes 00 00, got {magic[:2].hex(' ')}")
+    code, ndim = magic[2], magic[3]
+    if code not in IDX_DTYPES:
+        known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
+        raise DataError(f"{label}: unknown IDX dtype code 0x{code:02X}; expected one of {known}")
+    if not 1 <= ndim <= MAX_NDIM:
+        raise DataError(f"{label}: IDX header says {ndim} dimensions; expected 1 to {MAX_NDIM}")
+    raw_dims = _read_exact(fh, 4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise DataError(f"{label}: truncated IDX header: expected {4 * ndim} bytes of dimensions, "
+                        f"got {len(raw_dims)}")
+    dims = struct.unpack(f">{ndim}I", raw_dims)
+    dtype = IDX_DTYPES[code]
+    expected = math.prod(dims) * dtype.itemsize  # Python int: cannot overflow
+    payload = _read_exact(fh, expected + 1)  # bounded by what the file really holds
+    if len(payload) < expected:
+        raise DataError(f"{label}: IDX payload truncated: header {dims} of {dtype.name} needs "
+                        f"{expected} bytes, got {len(payload)}")
+    if len(payload) > expected:
+        extra = 1 + sum(len(block) for block in iter(lambda: fh.read(_CHUNK), b""))
+        raise DataError(f"{label}: IDX payload has extra data: header {dims} of {dtype.name} "
+                        f"needs {expected} bytes, got {expected + extra}")
+    return np.frombuffer(payload, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` in IDX format, gzipped when the name ends in ``.gz``.
+
+    The file is written to a temporary file in the same directory and moved into place with
+    :func:`os.replace`, so ``path`` is never left half-written. Gzip output uses mtime 0, so
+    the same array always gives the same bytes.
+
+    Raises
+    ------
+    DataError
+        The dtype has no IDX code, ``ndim`` is not in ``1..MAX_NDIM``, or a dimension does
+        not fit in 32 bits.
+    """
+    array = np.asarray(array)
+    codes = {dt.newbyteorder("="): c for c, dt in IDX_DTYPES.items()}
+    native = array.dtype.newbyteorder("=")
+    if native not in codes:
+        raise DataError(f"IDX cannot store dtype {array.dtype}; expected one of "
+                        f"{', '.join(str(d) for d in codes)}")
+    if not 1 <= array.ndim <= MAX_NDIM:
+        raise DataError(f"IDX stores 1 to {MAX_NDIM} dimensions, got an array of shape {array.shape}")
+    if any(d >= 2**32 for d in array.shape):
+        raise DataError(f"IDX dimensions must be < 2**32, got shape {array.shape}")
+    header = bytes([0, 0, codes[native], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    body = np.ascontiguousarray(array, dtype=IDX_DTYPES[codes[native]]).tobytes()
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            if path.name.endswith(".gz"):
+                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+                    gz.write(header)
+                    gz.write(body)
+            else:
+                raw.write(header)
+                raw.write(body)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,539 @@
+"""Layers: a fully connected layer, activation layers, softmax and dropout.
+
+Every layer maps a batch ``x`` of shape ``(n_samples, n_features)`` to a batch of the same
+number of rows. ``forward(x)`` caches what ``backward`` needs; ``backward(grad_out)`` takes
+dE/dy (the delta arriving from the layer above, same shape as the output), returns dE/dx and
+*replaces* the ``grad`` of each of the layer's parameters. Chained through a
+:class:`ffnn.Sequential` this is the delta recursion of backpropagation:
+``delta_l = f'(a_l) * (W_{l+1}^T delta_{l+1})``.
+
+Buffers: a layer's ``forward`` and ``backward`` write into arrays the layer owns and reuses
+while the batch shape stays the same, so the returned array is valid until the layer's next
+call of the same method. :class:`ffnn.Sequential` copies what it hands back to the caller.
+A layer instance therefore belongs to one place in one network.
+
+dtype: parameter-free layers follow their input's dtype (float32 stays float32, float64
+stays float64). Layers with parameters (:class:`Linear`, :class:`PReLU`) take ``dtype=`` and
+compute in it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from . import init as _init
+from ._typing import Array, Seed
+from ._validation import check_2d, check_dtype, check_features, check_int, check_number, make_rng
+from .errors import ShapeError
+from .parameter import Parameter
+
+__all__ = [
+    "Layer", "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU",
+    "Softplus", "Softsign", "Identity", "Softmax", "Dropout", "LAYERS", "ACTIVATIONS",
+]
+
+
+class Layer(ABC):
+    """Base class: ``forward``, ``backward``, ``parameters``, train/eval mode, ``config``.
+
+    Subclasses implement ``forward(x)`` and ``backward(grad_out)``; layers with parameters
+    override ``parameters()``. ``config()`` returns the JSON-serializable constructor
+    arguments that :func:`ffnn.save` stores, so ``type(layer)(**layer.config())`` rebuilds it.
+    """
+
+    training: bool = True
+
+    def __init__(self) -> None:
+        self.training = True
+        self._buffers: dict[str, np.ndarray] = {}
+
+    @abstractmethod
+    def forward(self, x: Array) -> Array:
+        """Return the layer's output for a batch ``x`` of shape (n_samples, n_features)."""
+
+    @abstractmethod
+    def backward(self, grad_out: Array) -> Array:
+        """Return dE/dx for dE/dy = ``grad_out``; replace each parameter's ``grad``."""
+
+    def __call__(self, x: Array) -> Array:
+        return self.forward(x)
+
+    def parameters(self) -> list[Parameter]:
+        """The layer's trainable parameters (empty for parameter-free layers)."""
+        return []
+
+    def train(self, mode: bool = True) -> "Layer":
+        """Switch to training mode (``mode=False``: evaluation mode). Returns self."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> "Layer":
+        """Switch to evaluation mode (Dropout off, RReLU uses its mean slope). Returns self."""
+        return self.train(False)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments as a JSON-serializable dict."""
+        return {}
+
+    def output_features(self, n_in: int) -> int:
+        """Number of output features for ``n_in`` input features (checks compatibility)."""
+        return n_in
+
+    def _buffer(self, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """An array owned by this layer, reused while shape and dtype stay the same."""
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._buffers[key] = np.empty(shape, dtype=dtype)
+        return buf
+
+    def _cached(self, name: str) -> np.ndarray:
+        value = getattr(self, name, None)
+        if value is None:
+            raise ShapeError(f"{type(self).__name__}.backward called before forward")
+        return value
+
+    def _check_grad(self, grad_out: np.ndarray, expected_shape: tuple[int, ...]) -> None:
+        if not isinstance(grad_out, np.ndarray) or grad_out.shape != expected_shape:
+            got = grad_out.shape if isinstance(grad_out, np.ndarray) else type(grad_out).__name__
+            raise ShapeError(f"{type(self).__name__}.backward expects a gradient of shape "
+                             f"{expected_shape} (the shape of its last output), got {got}")
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Linear(Layer):
+    """Fully connected layer: ``y = x W^T + b``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of the input ``x`` (n_samples, in_features) and output ``y`` (n_samples, out_features).
+    bias : bool
+        Whether to add the bias ``b`` (the course also uses bias-free networks).
+    init : str or callable
+        Weight initializer, a name from :mod:`ffnn.init` or ``f(shape, rng, dtype)``. The bias
+        starts at zero.
+    rng : int, Generator or None
+        Randomness for the initializer.
+    dtype : float32 or float64
+
+    Notes
+    -----
+    ``weight`` has shape (out_features, in_features): row j holds the weights into unit j,
+    as the course's W and as ``torch.nn.Linear``. With upstream delta ``G = dE/dy``:
+
+    - ``dE/dW = G^T x``  (out, in)
+    - ``dE/db = sum_n G_n``  (out,)
+    - ``dE/dx = G W``  (n, in)
+
+    Input of another dtype is converted to the layer's dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layer = Linear(3, 2, rng=0)
+    >>> layer.forward(np.ones((4, 3), dtype=np.float32)).shape
+    (4, 2)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 init: str | _init.Initializer = "xavier", rng: Seed = None,
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        self.in_features = check_int("in_features", in_features, low=1)
+        self.out_features = check_int("out_features", out_features, low=1)
+        self.dtype = check_dtype(dtype)
+        self.init = init if isinstance(init, str) else getattr(init, "__name__", "custom")
+        initializer = _init.get(init)
+        w = np.asarray(initializer((self.out_features, self.in_features), make_rng(rng), self.dtype))
+        if w.shape != (self.out_features, self.in_features):
+            raise ShapeError(f"init returned shape {w.shape}, expected {(self.out_features, self.in_features)}")
+        self.weight = Parameter(w.astype(self.dtype, copy=False), name="weight", decay=True)
+        self.bias = Parameter(np.zeros(self.out_features, self.dtype), name="bias", decay=False) if bias else None
+        self._x: np.ndarray | None = None
+
+    def forward(self, x: Array) -> Array:
+        check_features(x, self.in_features, self._name())
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        self._x = x
+        out = self._buffer("out", (x.shape[0], self.out_features), self.dtype)
+        np.matmul(x, self.weight.value.T, out=out)
+        if self.bias is not None:
+            out += self.bias.value
+        return out
+
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array | None:
+        """Store dE/dW, dE/db; return dE/dx (None when ``input_grad=False``)."""
+        x = self._cached("_x")
+        self._check_grad(grad_out, (x.shape[0], self.out_features))
+        if grad_out.dtype != self.dtype:
+            grad_out = grad_out.astype(self.dtype)
+        np.matmul(grad_out.T, x, out=self.weight.grad)
+        if self.bias is not None:
+            np.sum(grad_out, axis=0, out=self.bias.grad)
+        if not input_grad:
+            return None
+        dx = self._buffer("dx", x.shape, self.dtype)
+        return np.matmul(grad_out, self.weight.value, out=dx)
+
+    def parameters(self) -> list[Parameter]:
+        return [self.weight] if self.bias is None else [self.weight, self.bias]
+
+    def output_features(self, n_in: int) -> int:
+        if n_in != self.in_features:
+            raise ShapeError(f"{self._name()} expects {self.in_features} input features, "
+                             f"but the layer before it outputs {n_in}")
+        return self.out_features
+
+    def config(self) -> dict[str, Any]:
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "bias": self.bias is not None, "init": self.init, "dtype": self.dtype.name}
+
+    def _name(self) -> str:
+        return f"Linear({self.in_features}, {self.out_features})"
+
+    def __repr__(self) -> str:
+        extra = "" if self.bias is not None else ", bias=False"
+        return f"Linear({self.in_features}, {self.out_features}{extra}, dtype={self.dtype.name})"
+
+
+class _Elementwise(Layer):
+    """An activation applied element by element; output has the input's shape and dtype."""
+
+    def _check_input(self, x: np.ndarray) -> None:
+        check_2d(x, type(self).__name__)
+        if x.dtype.kind != "f":
+            raise ShapeError(f"{type(self).__name__} expects a floating-point array, got dtype {x.dtype}")
+
+
+class Sigmoid(_Elementwise):
+    """Logistic sigmoid: ``y = 1 / (1 + exp(-x))``; ``dy/dx = y (1 - y)``.
+
+    Computed as ``1/(1+e)`` for x >= 0 and ``e/(1+e)`` for x < 0 with ``e = exp(-|x|)``, so
+    no exponential overflows (x = +-1e4 gives exactly 1 and 0).
+    The output is cached: the derivative is a function of it.
+    """
+
+    def forward(self, x: Array) -> Array:
+        self._check_input(x)
+        e = np.exp(-np.abs(x))
+        y = self._buffer("y", x.shape, x.dtype)
+        np.divide(np.where(x >= 0, 1.0, e), 1.0 + e, out=y)
+        self._y = y
+        return y
+
+    def backward(self, grad_out: Array) -> Array:
+        y = self._cached("_y")
+        self._check_grad(grad_out, y.shape)
+        dx = self._buffer("dx", y.shape, y.dtype)
+        np.subtract(1.0, y, out=dx)
+        dx *= y
+        dx *= grad_out
+        return dx
+
+
+class Tanh(_Elementwise):
+    """Hyperbolic tangent: ``y = tanh(x)``; ``dy/dx = 1 - y^2`` (output cached)."""
+
+    def forward(self, x: Array) -> Array:
+        self._check_input(x)
+        self._y = np.tanh(x, out=self._buffer("y", x.shape, x.dtype))
+        return self._y
+
+    def backward(self, grad_out: Array) -> Array:
+        y = self._cached("_y")
+        self._check_grad(grad_out, y.shape)
+        dx = self._buffer("dx", y.shape, y.dtype)
+        np.multiply(y, y, out=dx)
+        np.subtract(1.0, dx, out=dx)
+        dx *= grad_out
+        return dx
+
+
+class ReLU(_Elementwise):
+    """Rectified linear unit: ``y = max(0, x)``; ``dy/dx = 1 if x > 0 else 0`` (0 at x = 0, as PyTorch)."""
+
+    def forward(self, x: Array) -> Array:
+        self._check_input(x)
+        self._y = np.maximum(x, 0.0, out=self._buffer("y", x.shape, x.dtype))
+        return self._y
+
+    def backward(self, grad_out: Array) -> Array:
+        y = self._cached("_y")
+        self._check_grad(grad_out, y.shape)
+        mask = np.greater(y, 0.0, out=self._buffer("mask", y.shape, np.dtype(bool)))
+        return np.multiply(grad_out, mask, out=self._buffer("dx", y.shape, y.dtype))
+
+
+class LeakyReLU(_Elementwise):
+    """Leaky ReLU: ``y = x if x > 0 else a x``; ``dy/dx = 1 if x > 0 else a``.
+
+    Parameters
+    ----------
+    negative_slope : float
+        ``a``, the slope for negative inputs (default 0.01).
+    """
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = check_number("negative_slope", negative_slope)
+
+    def forward(self, x: Array) -> Array:
+        self._check_input(x)
+        self._x = x
+        return np.where(x > 0, x, self.negative_slope * x)
+
+    def backward(self, grad_out: Array) -> Array:
+        x = self._cached("_x")
+        self._check_grad(grad_out, x.shape)
+        return grad_out * np.where(x > 0, 1.0, self.negative_slope).astype(x.dtype, copy=False)
+
+    def config(self) -> dict[str, Any]:
+        return {"negative_slope": self.negative_slope}
+
+
+class PReLU(Layer):
+    """Parametric ReLU: ``y = max(0, x) + a min(0, x)`` with a learnable slope ``a``.
+
+    Parameters
+    ----------
+    num_parameters : int
+        1 (one slope shared by all units) or the number of units (one slope per unit).
+    init : float
+        Initial slope (default 0.25, as He et al. 2015 and PyTorch).
+    dtype : float32 or float64
+
+    Notes
+    -----
+    ``dy/dx = 1 if x > 0 else a``; ``dE/da_j = sum_n (dE/dy_nj) min(0, x_nj)`` (summed over
+    units too when the slope is shared). The slope is not weight-decayed (``decay=False``).
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype: Any = np.float32) -> None:
+        super().__init__()
+        self.num_parameters = check_int("num_parameters", num_parameters, low=1)
+        self.init = check_number("init", init)
+        self.dtype = check_dtype(dtype)
+        self.slope = Parameter(np.full(self.num_parameters, self.init, self.dtype), name="slope", decay=False)
+
+    def forward(self, x: Array) -> Array:
+        check_2d(x, "PReLU")
+        if self.num_parameters != 1 and x.shape[1] != self.num_parameters:
+            raise ShapeError(f"PReLU(num_parameters={self.num_parameters}) expects "
+                             f"{self.num_parameters} input features, got {x.shape[1]}")
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        self._x = x
+        return np.where(x > 0, x, self.slope.value * x)
+
+    def backward(self, grad_out: Array) -> Array:
+        x = self._cached("_x")
+        self._check_grad(grad_out, x.shape)
+        g_neg = grad_out * np.minimum(x, 0.0)
+        if self.num_parameters == 1:
+            self.slope.grad[...] = g_neg.sum()
+        else:
+            np.sum(g_neg, axis=0, out=self.slope.grad)
+        return grad_out * np.where(x > 0, 1.0, self.slope.value).astype(self.dtype, copy=False)
+
+    def parameters(self) -> list[Parameter]:
+        return [self.slope]
+
+    def output_features(self, n_in: int) -> int:
+        if self.num_parameters not in (1, n_in):
+            raise ShapeError(f"PReLU(num_parameters={self.num_parameters}) expects 1 or "
+                             f"{n_in} slopes for {n_in} input features")
+        return n_in
+
+    def config(self) -> dict[str, Any]:
+        return {"num_parameters": self.num_parameters, "init": self.init, "dtype": self.dtype.name}
+
+
+class RReLU(_Elementwise):
+    """Randomized leaky ReLU (Xu et al. 2015): ``y = x if x >= 0 else a x``.
+
+    In training, ``a ~ U(lower, upper)`` is drawn independently for every element of every
+    batch; in evaluation ``a = (lower + upper) / 2``. ``dy/dx = 1 if x >= 0 else a`` with the
+    slopes drawn in the last forward pass.
+
+    Parameters
+    ----------
+    lower, upper : float
+        Range of the random slope, 0 <= lower <= upper (defaults 1/8 and 1/3, as PyTorch).
+    rng : int, Generator or None
+    """
+
+    def __init__(self, lower: float = 1 / 8, upper: float = 1 / 3, rng: Seed = None) -> None:
+        super().__init__()
+        self.lower = check_number("lower", lower, low=0.0)
+        self.upper = check_number("upper", upper, low=self.lower)
+        self.rng = make_rng(rng)
+
+    def forward(self, x: Array) -> Array:
+        self._check_input(x)
+        if self.training:
+            slopes = self.rng.uniform(self.lower, self.upper, x.shape).astype(x.dtype)
+        else:
+            slopes = np.asarray((self.lower + self.upper) / 2, dtype=x.dtype)
+        self._factor = np.where(x >= 0, np.ones((), x.dtype), slopes)
+        return x * self._factor
+
+    def backward(self, grad_out: Array) -> Array:
+        factor = self._cached("_factor")
+        self._check_grad(grad_out, factor.shape)
+        return grad_out * factor
+
+    def config(self) -> dict[str, Any]:
+        return {"lower": self.lower, "upper": self.upper}
+
+
+class ELU(_Elementwise):
+    """Exponential linear unit: ``y = x if x > 0 else alpha (exp(x) - 1)``.
+
+    ``dy/dx = 1 if x > 0 else y + alpha`` (= alpha exp(x)). ``exp`` is taken of min(x, 0)
+    only, so large inputs cannot overflow.
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = check_number("alpha", alpha, low=0.0)
+
+    def forward(self, x: Array) -> Array:
+        self._check_input(x)
+        self._x = x
+        self._y = np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0.0)))
+        return self._y
+
+    def backward(self, grad_out: Array) -> Array:
+        x, y = self._cached("_x"), self._cached("_y")
+        self._check_grad(grad_out, x.shape)
+        return grad_out * np.where(x > 0, 1.0, y + self.alpha)
+
+    def config(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+
+class Softplus(_Elementwise):
+    """Softplus: ``y = log(1 + exp(x))``; ``dy/dx = sigmoid(x)``.
+
+    Computed as ``max(x, 0) + log1p(exp(-|x|))``: exact for large |x| and no overflow
+    (x = 1e4 gives 1e4, x = -1e4 gives 0).
+    """
+
+    def forward(self, x: Array) -> Array:
+        self._check_input(x)
+        self._x = x
+        return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+    def backward(self, grad_out: Array) -> Array:
+        x = self._cached("_x")
+        self._check_grad(grad_out, x.shape)
+        e = np.exp(-np.abs(x))
+        return grad_out * (np.where(x >= 0, 1.0, e) / (1.0 + e))
+
+
+class Softsign(_Elementwise):
+    """Softsign: ``y = x / (1 + |x|)``; ``dy/dx = 1 / (1 + |x|)^2``."""
+
+    def forward(self, x: Array) -> Array:
+        self._check_input(x)
+        self._x = x
+        return x / (1.0 + np.abs(x))
+
+    def backward(self, grad_out: Array) -> Array:
+        x = self._cached("_x")
+        self._check_grad(grad_out, x.shape)
+        return grad_out / np.square(1.0 + np.abs(x))
+
+
+class Identity(_Elementwise):
+    """Identity: ``y = x``; ``dy/dx = 1`` (the linear output unit of regression networks)."""
+
+    def forward(self, x: Array) -> Array:
+        self._check_input(x)
+        self._shape = x.shape
+        return x
+
+    def backward(self, grad_out: Array) -> Array:
+        self._check_grad(grad_out, self._cached("_shape"))
+        return grad_out
+
+
+class Softmax(_Elementwise):
+    """Softmax over the last axis: ``y_k = exp(x_k - m) / sum_j exp(x_j - m)``, ``m = max_j x_j``.
+
+    Subtracting the row maximum changes nothing mathematically (softmax is invariant to
+    adding a constant) and keeps every exponential <= 1. Jacobian
+    ``dy_k/dx_j = y_k (delta_kj - y_j)``, so ``dE/dx = y * (g - sum_k g_k y_k)`` row by row.
+    For training prefer :class:`ffnn.losses.SoftmaxCrossEntropy` on the logits: it fuses the
+    two and its gradient is simply ``(y - t) / N``.
+    """
+
+    def forward(self, x: Array) -> Array:
+        self._check_input(x)
+        z = x - x.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        self._y = z
+        return z
+
+    def backward(self, grad_out: Array) -> Array:
+        y = self._cached("_y")
+        self._check_grad(grad_out, y.shape)
+        return y * (grad_out - np.sum(grad_out * y, axis=1, keepdims=True))
+
+
+class Dropout(_Elementwise):
+    """Inverted dropout: ``y = x * m / (1 - p)`` with ``m_i ~ Bernoulli(1 - p)`` in training.
+
+    In evaluation mode it is the identity, so no rescaling is needed at test time.
+    ``dy/dx = m / (1 - p)`` with the mask of the last forward pass.
+
+    Parameters
+    ----------
+    p : float
+        Probability of dropping a unit, 0 <= p < 1.
+    rng : int, Generator or None
+    """
+
+    def __init__(self, p: float = 0.5, rng: Seed = None) -> None:
+        super().__init__()
+        self.p = check_number("p", p, low=0.0, high=1.0, high_inclusive=False)
+        self.rng = make_rng(rng)
+
+    def forward(self, x: Array) -> Array:
+        self._check_input(x)
+        if not self.training or self.p == 0.0:
+            self._mask = None
+            self._shape = x.shape
+            return x
+        keep = self.rng.random(x.shape, dtype=x.dtype) >= self.p
+        self._mask = keep.astype(x.dtype) * (1.0 / (1.0 - self.p))
+        self._shape = x.shape
+        return x * self._mask
+
+    def backward(self, grad_out: Array) -> Array:
+        self._check_grad(grad_out, self._cached("_shape"))
+        return grad_out if self._mask is None else grad_out * self._mask
+
+    def config(self) -> dict[str, Any]:
+        return {"p": self.p}
+
+
+LAYERS: dict[str, type[Layer]] = {cls.__name__: cls for cls in (
+    Linear, Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, RReLU, ELU, Softplus, Softsign, Identity,
+    Softmax, Dropout)}
+"""The explicit registry of layer classes by name (used by :func:`ffnn.load`)."""
+
+ACTIVATIONS: dict[str, type[Layer]] = {
+    "sigmoid": Sigmoid, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU,
+    "prelu": PReLU, "rrelu": RReLU, "elu": ELU, "softplus": Softplus, "softsign": Softsign,
+    "identity": Identity, "linear": Identity,
+}
+"""Activation layers by the lower-case names the CLI and estimators accept."""

@@ -1,0 +1,300 @@
+"""Loss layers, each the negative log-likelihood of an output distribution.
+
+A loss has ``forward(output, target) -> float`` and ``backward() -> dE/d(output)``. The
+per-sample loss ``E^(n)`` sums over the outputs (the course's convention), and
+``reduction="mean"`` (default) averages it over the N samples of the batch, ``"sum"`` adds:
+
+    E = (1/N) sum_n E^(n)      or      E = sum_n E^(n)
+
+so ``backward`` returns ``dE^(n)/dy_n / N`` (or without the 1/N). Note the difference from
+PyTorch's ``MSELoss``/``BCELoss``, which average over every *element*: for K outputs
+``EuclideanLoss`` is ``K/2`` times ``MSELoss`` and ``BinaryCrossEntropy`` is ``K`` times
+``BCEWithLogitsLoss``.
+
+Maximum likelihood gives each loss: Gaussian outputs with fixed variance give sum-of-squares
+(:class:`EuclideanLoss`); a categorical distribution from a softmax gives cross-entropy
+(:class:`SoftmaxCrossEntropy`, :class:`CrossEntropy`); independent Bernoulli outputs give
+binary cross-entropy; Bernoulli labels flipped with probability epsilon give
+:class:`RobustBinaryCrossEntropy`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from ._typing import Array
+from ._validation import check_2d, check_choice, check_labels, check_number
+from .errors import LabelError, ShapeError
+
+__all__ = ["Loss", "EuclideanLoss", "SoftmaxCrossEntropy", "CrossEntropy", "BinaryCrossEntropy",
+           "RobustBinaryCrossEntropy", "LOSSES"]
+
+
+def _log_sigmoid(z: np.ndarray) -> np.ndarray:
+    """log(1 / (1 + exp(-z))) = -softplus(-z), stable for any z."""
+    return -(np.maximum(-z, 0.0) + np.log1p(np.exp(-np.abs(z))))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0, e) / (1.0 + e)
+
+
+class Loss(ABC):
+    """Base class: validates shapes, applies the reduction, caches what ``backward`` needs."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        self.reduction = check_choice("reduction", reduction, ("mean", "sum"))
+        self._grad: np.ndarray | None = None
+
+    @abstractmethod
+    def forward(self, output: Array, target: Any) -> float:
+        """Return the loss of ``output`` (n_samples, n_outputs) against ``target``."""
+
+    def __call__(self, output: Array, target: Any) -> float:
+        return self.forward(output, target)
+
+    def backward(self) -> Array:
+        """dE/d(output) for the last ``forward`` call, shape of the output; caller-owned."""
+        if self._grad is None:
+            raise ShapeError(f"{type(self).__name__}.backward called before forward")
+        return self._grad
+
+    def _scale(self, n: int) -> float:
+        return 1.0 / n if self.reduction == "mean" else 1.0
+
+    def _check_output(self, output: Any) -> np.ndarray:
+        if not isinstance(output, np.ndarray) or output.dtype.kind != "f":
+            raise ShapeError(f"{type(self).__name__} expects the network output as a floating-point "
+                             f"array, got {type(output).__name__}"
+                             + (f" of dtype {output.dtype}" if isinstance(output, np.ndarray) else ""))
+        check_2d(output, type(self).__name__)
+        if output.shape[0] == 0:
+            raise ShapeError(f"{type(self).__name__} got an empty batch (0 samples)")
+        return output
+
+    def _dense_target(self, output: np.ndarray, target: Any) -> np.ndarray:
+        """Target as an array of the output's shape and dtype; (N,) accepted for one output."""
+        if isinstance(target, (str, bytes)):
+            raise LabelError(f"{type(self).__name__} expects numeric targets, got the string {target!r}")
+        t = np.asarray(target)
+        if t.dtype.kind not in "biuf":
+            raise LabelError(f"{type(self).__name__} expects numeric targets, got dtype {t.dtype}")
+        if t.ndim == 1 and output.shape[1] == 1:
+            t = t[:, None]
+        if t.shape != output.shape:
+            raise ShapeError(f"{type(self).__name__}: target shape {t.shape} does not match the "
+                             f"output shape {output.shape}")
+        return t.astype(output.dtype, copy=False)
+
+    def config(self) -> dict[str, Any]:
+        return {"reduction": self.reduction}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config().items())})"
+
+
+class EuclideanLoss(Loss):
+    """Sum-of-squares: ``E^(n) = 1/2 ||y_n - t_n||^2``; ``dE^(n)/dy_n = y_n - t_n``.
+
+    The negative log-likelihood of a Gaussian with fixed variance around the output, up to
+    constants. ``reduction="mean"`` gives (1/N) sum_n 1/2 ||y_n - t_n||^2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> loss = EuclideanLoss()
+    >>> loss.forward(np.array([[1.0, 2.0]]), np.array([[0.0, 0.0]]))
+    2.5
+    >>> loss.backward()
+    array([[1., 2.]])
+    """
+
+    def forward(self, output: Array, target: Any) -> float:
+        y = self._check_output(output)
+        diff = y - self._dense_target(y, target)
+        scale = self._scale(len(y))
+        self._grad = diff * scale
+        return float(0.5 * scale * np.vdot(diff, diff))
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax and cross-entropy fused, from logits ``z``.
+
+    ``p = softmax(z)``; ``E^(n) = -sum_k t_nk log p_nk = logsumexp(z_n) - sum_k t_nk z_nk``
+    (with ``sum_k t_nk = 1``); ``dE^(n)/dz_n = p_n - t_n``.
+
+    ``target`` is either integer class labels of shape (N,) in [0, K) or a probability
+    matrix (N, K) (one-hot or soft labels). The log-sum-exp subtracts the row max.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> loss = SoftmaxCrossEntropy()
+    >>> round(loss.forward(np.zeros((2, 4)), np.array([0, 3])), 6) == round(np.log(4), 6)
+    True
+    """
+
+    def forward(self, output: Array, target: Any) -> float:
+        z = self._check_output(output)
+        n, k = z.shape
+        shifted = z - z.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        sums = exp.sum(axis=1, keepdims=True)
+        log_norm = np.log(sums)
+        p = exp / sums
+        t = np.asarray(target) if not isinstance(target, (str, bytes)) else target
+        scale = self._scale(n)
+        if isinstance(t, np.ndarray) and t.ndim == 1:
+            labels = check_labels(t, k, "SoftmaxCrossEntropy labels")
+            if len(labels) != n:
+                raise ShapeError(f"SoftmaxCrossEntropy: {len(labels)} labels for {n} outputs")
+            picked = shifted[np.arange(n), labels]
+            loss = float(np.sum(log_norm[:, 0] - picked))
+            p[np.arange(n), labels] -= 1.0
+        else:
+            t = self._dense_target(z, t)
+            if (t < 0).any():
+                raise LabelError("SoftmaxCrossEntropy probability targets must be >= 0, "
+                                 f"got {t.min():g}")
+            loss = float(np.sum(t * (log_norm - shifted)))
+            p -= t
+        p *= scale
+        self._grad = p
+        return loss * scale
+
+
+class CrossEntropy(Loss):
+    """Cross-entropy on probabilities (after a :class:`ffnn.layers.Softmax` layer).
+
+    ``E^(n) = -sum_k t_nk log y_nk``; ``dE^(n)/dy_nk = -t_nk / y_nk``. ``y`` is clipped below
+    at the smallest positive normal number of its dtype, so ``log`` and the division stay
+    finite when a probability underflows to 0. ``target``: labels (N,) or probabilities (N, K).
+    """
+
+    def forward(self, output: Array, target: Any) -> float:
+        y = self._check_output(output)
+        n, k = y.shape
+        t = np.asarray(target) if not isinstance(target, (str, bytes)) else target
+        if isinstance(t, np.ndarray) and t.ndim == 1 and k > 1:
+            labels = check_labels(t, k, "CrossEntropy labels")
+            if len(labels) != n:
+                raise ShapeError(f"CrossEntropy: {len(labels)} labels for {n} outputs")
+            t = np.zeros_like(y)
+            t[np.arange(n), labels] = 1.0
+        else:
+            t = self._dense_target(y, t)
+        y_safe = np.maximum(y, np.finfo(y.dtype).tiny)
+        scale = self._scale(n)
+        self._grad = -t / y_safe * scale
+        return float(-np.sum(t * np.log(y_safe)) * scale)
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy for independent Bernoulli outputs.
+
+    ``E^(n) = -sum_k [t_k log p_k + (1 - t_k) log(1 - p_k)]`` with targets in [0, 1].
+
+    - ``from_logits=True`` (default): the output is ``z`` and ``p = sigmoid(z)``;
+      ``E = sum_k softplus(z_k) - t_k z_k`` (stable), ``dE/dz = p - t``.
+    - ``from_logits=False``: the output is ``p`` (after a Sigmoid layer);
+      ``dE/dp = (p - t) / (p (1 - p))``; ``p`` is clipped to [tiny, 1 - eps] for the logs.
+
+    A target of shape (N,) is accepted for a single output.
+    """
+
+    def __init__(self, from_logits: bool = True, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.from_logits = bool(from_logits)
+
+    def _binary_target(self, y: np.ndarray, target: Any) -> np.ndarray:
+        t = self._dense_target(y, target)
+        if not np.all((t >= 0) & (t <= 1)):
+            bad = t[~((t >= 0) & (t <= 1))][0]
+            raise LabelError(f"{type(self).__name__} targets must lie in [0, 1], got {bad:g}")
+        return t
+
+    def forward(self, output: Array, target: Any) -> float:
+        y = self._check_output(output)
+        t = self._binary_target(y, target)
+        scale = self._scale(len(y))
+        if self.from_logits:
+            loss = np.sum(np.maximum(y, 0.0) + np.log1p(np.exp(-np.abs(y))) - t * y)
+            self._grad = (_sigmoid(y) - t) * scale
+        else:
+            p = np.clip(y, np.finfo(y.dtype).tiny, 1.0 - np.finfo(y.dtype).epsneg)
+            loss = -np.sum(t * np.log(p) + (1.0 - t) * np.log1p(-p))
+            self._grad = (p - t) / (p * (1.0 - p)) * scale
+        return float(loss * scale)
+
+    def config(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits, "reduction": self.reduction}
+
+
+class RobustBinaryCrossEntropy(BinaryCrossEntropy):
+    """Binary cross-entropy when each training label is flipped with probability epsilon.
+
+    If the observed label ``t`` equals the true one with probability ``1 - eps``, the
+    likelihood of ``t`` under the model's ``p = P(true label = 1)`` is
+    ``q = (1-eps) p^t (1-p)^(1-t) + eps p^(1-t) (1-p)^t``; for t in {0, 1} that is
+    ``q = eps + (1 - 2 eps) s`` with ``s = p`` if t = 1 else ``1 - p`` (the probability of
+    the observed label), and ``E^(n) = -sum_k log q_k``. At eps = 0 it is binary
+    cross-entropy. Because ``q >= eps``, one confidently contradicted label costs at most
+    ``-log eps`` instead of growing without bound: flipped labels cannot dominate training.
+
+    Derivatives (``sigma = 2t - 1``): from logits ``z`` (``s = sigmoid(sigma z)``)
+    ``dE/dz = -sigma (1 - 2 eps) s (1 - s) / q``; from probabilities
+    ``dE/dp = -sigma (1 - 2 eps) / q``.
+
+    Parameters
+    ----------
+    epsilon : float
+        Label-flip probability, 0 <= epsilon < 0.5.
+    from_logits : bool
+    reduction : "mean" or "sum"
+    """
+
+    def __init__(self, epsilon: float = 0.1, from_logits: bool = True, reduction: str = "mean") -> None:
+        super().__init__(from_logits, reduction)
+        self.epsilon = check_number("epsilon", epsilon, low=0.0, high=0.5, high_inclusive=False)
+
+    def forward(self, output: Array, target: Any) -> float:
+        y = self._check_output(output)
+        t = self._binary_target(y, target)
+        if not np.all((t == 0) | (t == 1)):
+            raise LabelError("RobustBinaryCrossEntropy targets must be 0 or 1, got "
+                             f"{t[(t != 0) & (t != 1)][0]:g}")
+        eps = self.epsilon
+        sign = 2.0 * t - 1.0
+        scale = self._scale(len(y))
+        if self.from_logits:
+            z = sign * y                       # logit of the observed label
+            log_s = _log_sigmoid(z)
+            # log q = log(eps + (1 - 2 eps) s) = log((1 - eps) + eps e^{-z}) + log s
+            if eps == 0.0:
+                log_q = log_s
+                s_over_q = np.ones_like(y)
+            else:
+                log_q = np.logaddexp(np.log1p(-eps), np.log(eps) - z) + log_s
+                s_over_q = np.exp(log_s - log_q)
+            s = _sigmoid(z)
+            self._grad = -sign * (1.0 - 2.0 * eps) * (1.0 - s) * s_over_q * scale
+        else:
+            p = np.clip(y, np.finfo(y.dtype).tiny, 1.0 - np.finfo(y.dtype).epsneg)
+            s = np.where(t == 1, p, 1.0 - p)
+            q = eps + (1.0 - 2.0 * eps) * s
+            log_q = np.log(q)
+            self._grad = -sign * (1.0 - 2.0 * eps) / q * scale
+        self._grad = self._grad.astype(y.dtype, copy=False)
+        return float(-np.sum(log_q) * scale)
+
+    def config(self) -> dict[str, Any]:
+        return {"epsilon": self.epsilon, "from_logits": self.from_logits, "reduction": self.reduction}
+
+
+LOSSES: dict[str, type[Loss]] = {cls.__name__: cls for cls in (
+    EuclideanLoss, SoftmaxCrossEntropy, CrossEntropy, BinaryCrossEntropy, RobustBinaryCrossEntropy)}
+"""The registry of loss classes by name."""

@@ -1,0 +1,205 @@
+"""Sequential: a feed-forward network as a stack of layers."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from ._typing import Array
+from ._validation import as_float_array, check_int
+from .errors import ConfigError, ShapeError
+from .layers import Layer, Linear
+from .parameter import Parameter
+
+__all__ = ["Sequential"]
+
+
+class Sequential:
+    """A feed-forward network: ``y = f_L(... f_2(f_1(x)))``.
+
+    ``forward`` runs the layers in order; ``backward`` runs the delta recursion in reverse,
+    each layer turning dE/d(its output) into dE/d(its input) and storing its parameters'
+    gradients.
+
+    Parameters
+    ----------
+    layers : iterable of Layer
+        The layers in order. Consecutive sizes are checked when they are known
+        (``Linear(2, 3)`` followed by ``Linear(4, 1)`` is an error).
+
+    Attributes
+    ----------
+    layers : list of Layer
+    metadata : dict
+        JSON-serializable information saved with the model (e.g. the preprocessing, the
+        class names); :func:`ffnn.save` stores it and :func:`ffnn.load` restores it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ffnn import layers
+    >>> model = Sequential([layers.Linear(2, 3, rng=0), layers.Tanh(), layers.Linear(3, 1, rng=1)])
+    >>> model
+    Sequential(
+      (0): Linear(2, 3, dtype=float32)  # 9 parameters
+      (1): Tanh()
+      (2): Linear(3, 1, dtype=float32)  # 4 parameters
+    )  # 13 parameters in total
+    >>> model(np.zeros((5, 2), dtype=np.float32)).shape
+    (5, 1)
+    """
+
+    def __init__(self, layers: Iterable[Layer], metadata: dict[str, Any] | None = None) -> None:
+        if isinstance(layers, Layer):
+            raise ConfigError("Sequential takes a list of layers, e.g. Sequential([Linear(2, 3), Tanh()]); "
+                              f"got a single {type(layers).__name__}")
+        self.layers: list[Layer] = list(layers)
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise ConfigError(f"Sequential layer {i} must be an ffnn Layer, got {type(layer).__name__}")
+        if len({id(layer) for layer in self.layers}) != len(self.layers):
+            raise ConfigError("the same layer instance appears twice in Sequential; create a new one for each place")
+        self._check_sizes()
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.training = True
+
+    def _check_sizes(self) -> None:
+        n = self.in_features
+        if n is None:
+            return
+        for layer in self.layers:
+            n = layer.output_features(n)
+
+    @property
+    def in_features(self) -> int | None:
+        """Number of input features (from the first Linear layer), or None if unknown."""
+        for layer in self.layers:
+            if isinstance(layer, Linear):
+                return layer.in_features
+        return None
+
+    @property
+    def out_features(self) -> int | None:
+        """Number of outputs (from the last Linear layer), or None if unknown."""
+        for layer in reversed(self.layers):
+            if isinstance(layer, Linear):
+                return layer.out_features
+        return None
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        """The dtype of the parameters (None for a network without parameters)."""
+        params = self.parameters()
+        return params[0].value.dtype if params else None
+
+    # --- the sequence protocol -------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> Layer:
+        return self.layers[i]
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    # --- computation -----------------------------------------------------------------
+    def forward(self, x: Array) -> Array:
+        """Return the network output for a batch ``x`` (n_samples, in_features).
+
+        The input is validated (numeric, 2-D, finite, right feature count) and the result
+        is a new array that belongs to the caller.
+        """
+        x = as_float_array(x, "network input", dtype=self.dtype)
+        if x.ndim != 2:
+            raise ShapeError(f"network input must be a 2-D batch (n_samples, n_features), got shape {x.shape}")
+        return self._forward(x).copy()
+
+    __call__ = forward
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        """Forward without validation or copy (the result may be a layer's buffer)."""
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad: Array, input_grad: bool = True) -> Array | None:
+        """Backpropagate dE/d(output) = ``grad`` through every layer.
+
+        Stores each parameter's gradient (replacing the previous one) and returns dE/dx,
+        a new array, or None with ``input_grad=False`` (then the first layer, if Linear,
+        skips the product ``G W`` that only the input gradient needs).
+        """
+        grad = self._backward(grad, input_grad)
+        return None if grad is None else grad.copy()
+
+    def _backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            if i == 0 and not input_grad:
+                if isinstance(layer, Linear):
+                    return layer.backward(grad, input_grad=False)
+                layer.backward(grad)
+                return None
+            grad = layer.backward(grad)
+        return grad
+
+    def predict(self, x: Array, batch_size: int = 4096) -> np.ndarray:
+        """Forward pass in evaluation mode, in chunks of ``batch_size`` rows; restores the mode."""
+        batch_size = check_int("batch_size", batch_size, low=1)
+        x = as_float_array(x, "network input", dtype=self.dtype, ndim=2)
+        was_training = self.training
+        self.eval()
+        try:
+            outs = [self._forward(x[i:i + batch_size]).copy() for i in range(0, len(x), batch_size)]
+        finally:
+            self.train(was_training)
+        if not outs:
+            raise ShapeError("predict got an empty batch (0 samples)")
+        return np.concatenate(outs)
+
+    # --- parameters and modes --------------------------------------------------------
+    def parameters(self) -> list[Parameter]:
+        """Every trainable parameter, layer by layer."""
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        """``("<layer index>.<name>", parameter)`` pairs, e.g. ``("0.weight", p)``."""
+        return [(f"{i}.{p.name}", p) for i, layer in enumerate(self.layers) for p in layer.parameters()]
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    def train(self, mode: bool = True) -> "Sequential":
+        """Training mode for every layer (``mode=False``: evaluation). Returns self."""
+        self.training = bool(mode)
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def eval(self) -> "Sequential":
+        return self.train(False)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter value, by ``named_parameters`` name."""
+        return {name: p.value.copy() for name, p in self.named_parameters()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Copy values from :meth:`state` back into the parameters (in place)."""
+        for name, p in self.named_parameters():
+            if name not in state or np.shape(state[name]) != p.value.shape:
+                raise ShapeError(f"state has no array of shape {p.value.shape} for parameter {name!r}")
+            p.value[...] = state[name]
+
+    def astype(self, dtype: Any) -> "Sequential":
+        """A copy of the network with parameters (and computation) in ``dtype``."""
+        from .serialize import clone
+        return clone(self, dtype=dtype)
+
+    def __repr__(self) -> str:
+        lines = ["Sequential("]
+        for i, layer in enumerate(self.layers):
+            n = sum(p.size for p in layer.parameters())
+            lines.append(f"  ({i}): {layer!r}" + (f"  # {n:,} parameters" if n else ""))
+        lines.append(f")  # {self.num_parameters():,} parameters in total")
+        return "\n".join(lines)

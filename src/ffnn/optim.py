@@ -1,0 +1,935 @@
+"""Optimizers: turn each parameter's gradient into an in-place update of its value.
+
+An optimizer is built over a list of :class:`~ffnn.parameter.Parameter` (usually
+``model.parameters()``) and keeps its per-parameter state (velocities, moment estimates)
+itself; layers never own an optimizer. Each update rule lives in one pure function that
+works in place on NumPy arrays (:func:`sgd_update`, :func:`adam_update`,
+:func:`rmsprop_update`, :func:`adagrad_update`) and can be tested alone; ``step()`` only
+loops over the parameters calling it.
+
+Conventions shared by every optimizer here:
+
+- ``param.value`` is updated **in place** (other code, such as a layer's cached views,
+  holds references to the array), and every state array has the parameter's dtype:
+  float32 stays float32, float64 stays float64.
+- ``param.grad`` is read, never written: a layer's ``backward`` replaces it every step.
+- Weight decay (the L2 penalty ``lambda/2 ||w||^2``, gradient ``lambda*w``) is applied only
+  to parameters with ``param.decay`` True (weights), never to biases or PReLU slopes.
+  PyTorch applies ``weight_decay`` to every parameter of a group; to compare, put biases
+  in a group of their own with ``weight_decay=0``.
+- ``lr`` is a writable attribute: learning-rate schedules (:mod:`ffnn.schedules`) live
+  outside the optimizer and only write ``optimizer.lr`` (and ``optimizer.momentum``).
+- ``state_dict()`` is a plain dict of hyper-parameters (Python scalars) and lists of NumPy
+  arrays (one per parameter), so a checkpoint can be written without pickle.
+- No array of a parameter's size is allocated per step: the state is allocated once, and the
+  temporaries come from two scratch buffers per dtype, shared by all parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ._typing import Array
+from ._validation import check_int, check_number
+from .errors import ConfigError, ShapeError
+from .parameter import Parameter
+
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "sgd_update",
+    "adam_update",
+    "rmsprop_update",
+    "adagrad_update",
+]
+
+
+# ---------------------------------------------------------------------------
+# Pure update rules (in place on arrays)
+# ---------------------------------------------------------------------------
+
+def _work_buffers(w: Array, work: Sequence[Array] | None, n: int) -> Sequence[Array]:
+    """Return ``n`` scratch arrays of ``w``'s shape and dtype (``work`` if given)."""
+    if work is None:
+        return [np.empty_like(w) for _ in range(n)]
+    return work
+
+
+def _decayed_grad(w: Array, g: Array, weight_decay: float, decay: bool, buf: Array) -> Array:
+    """Return ``g + weight_decay*w`` (written into ``buf``) or ``g`` itself when no decay applies."""
+    if decay and weight_decay != 0.0:
+        np.multiply(w, weight_decay, out=buf)
+        buf += g
+        return buf
+    return g
+
+
+def sgd_update(w: Array, g: Array, v: Array, *, lr: float, momentum: float = 0.0,
+               nesterov: bool = False, weight_decay: float = 0.0, decay: bool = True,
+               work: Sequence[Array] | None = None) -> None:
+    """One SGD step in place, in the course's form: ``v = momentum*v - lr*g; w = w + v``.
+
+    With ``d = weight_decay`` applied only when ``decay`` is True:
+
+    .. math::
+
+        g &\\leftarrow g + d\\,w \\\\
+        v &\\leftarrow \\mu v - \\eta g \\\\
+        w &\\leftarrow w + v \\quad\\text{(classical)}, \\qquad
+        w \\leftarrow w + \\mu v - \\eta g \\quad\\text{(Nesterov)}
+
+    Parameters
+    ----------
+    w : ndarray, any shape
+        The parameter value; updated in place.
+    g : ndarray, shape of ``w``
+        The gradient dE/dw; read only.
+    v : ndarray, shape and dtype of ``w``
+        The velocity (the last update); updated in place. With ``momentum == 0`` it is
+        overwritten by ``-lr*g``.
+    lr, momentum : float
+        Learning rate eta and momentum mu.
+    nesterov : bool
+        Use Nesterov's look-ahead form (the gradient is the one taken at the current ``w``).
+    weight_decay : float
+        L2 coefficient lambda; its gradient ``lambda*w`` is added to ``g``.
+    decay : bool
+        Whether this parameter takes weight decay (``Parameter.decay``).
+    work : sequence of 2 ndarrays of ``w``'s shape and dtype, optional
+        Scratch space (must not alias ``w``, ``g`` or ``v``); allocated when None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w, g, v = np.array([1.0, 2.0]), np.array([0.5, -1.0]), np.zeros(2)
+    >>> sgd_update(w, g, v, lr=0.1, momentum=0.9)
+    >>> w, v
+    (array([0.95, 2.1 ]), array([-0.05,  0.1 ]))
+    """
+    s1, s2 = _work_buffers(w, work, 2)
+    g = _decayed_grad(w, g, weight_decay, decay, s1)
+    if momentum == 0.0:
+        # v = 0*v - lr*g without reading v (so a stale or uninitialised v cannot leak in).
+        np.multiply(g, -lr, out=v)
+        w += v
+        return
+    v *= momentum
+    np.multiply(g, lr, out=s2)          # s2 = lr*g
+    v -= s2
+    if nesterov:
+        w -= s2                          # w + mu*v - lr*g, without a third buffer
+        np.multiply(v, momentum, out=s2)
+        w += s2
+    else:
+        w += v
+
+
+def adam_update(w: Array, g: Array, m: Array, v: Array, *, step: int, lr: float,
+                beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                weight_decay: float = 0.0, decay: bool = True, decoupled: bool = False,
+                v_max: Array | None = None, work: Sequence[Array] | None = None) -> None:
+    """One Adam (or AdamW) step in place, as torch.optim.Adam / AdamW compute it.
+
+    With ``t = step`` (counting from 1) and ``d = weight_decay`` applied only when ``decay``:
+
+    .. math::
+
+        g &\\leftarrow g + d\\,w \\quad\\text{(Adam, L2)} \\qquad
+        w \\leftarrow (1 - \\eta d)\\,w \\quad\\text{(AdamW, decoupled)} \\\\
+        m &\\leftarrow \\beta_1 m + (1-\\beta_1) g \\\\
+        v &\\leftarrow \\beta_2 v + (1-\\beta_2) g^2 \\\\
+        \\hat v_{\\max} &\\leftarrow \\max(\\hat v_{\\max}, v) \\quad\\text{(AMSGrad only; used
+        in place of } v\\text{)} \\\\
+        w &\\leftarrow w - \\frac{\\eta}{1-\\beta_1^t}\\;
+             \\frac{m}{\\sqrt{v}/\\sqrt{1-\\beta_2^t} + \\epsilon}
+
+    i.e. ``w -= lr * m_hat / (sqrt(v_hat) + eps)`` with eps added *after* the bias
+    correction of ``v``, exactly as PyTorch does.
+
+    Parameters
+    ----------
+    w : ndarray
+        The parameter value; updated in place.
+    g : ndarray, shape of ``w``
+        The gradient; read only.
+    m, v : ndarray, shape and dtype of ``w``
+        First and second moment estimates; updated in place.
+    step : int
+        The 1-based index of this step (for the bias corrections).
+    lr, beta1, beta2, eps : float
+        Learning rate and Adam's constants.
+    weight_decay : float
+        L2 coefficient (Adam) or decoupled decay rate (AdamW).
+    decay : bool
+        Whether this parameter takes weight decay.
+    decoupled : bool
+        AdamW: shrink ``w`` by ``1 - lr*weight_decay`` instead of adding to the gradient.
+    v_max : ndarray, optional
+        AMSGrad's running maximum of ``v``; updated in place. None disables AMSGrad.
+    work : sequence of 2 ndarrays of ``w``'s shape and dtype, optional
+        Scratch space; allocated when None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w, g = np.array([1.0, -1.0]), np.array([0.2, -0.4])
+    >>> m, v = np.zeros(2), np.zeros(2)
+    >>> adam_update(w, g, m, v, step=1, lr=0.1)   # first step moves each weight by ~lr
+    >>> w
+    array([ 0.9, -0.9])
+    """
+    s1, s2 = _work_buffers(w, work, 2)
+    if decay and weight_decay != 0.0:
+        if decoupled:
+            w *= 1.0 - lr * weight_decay
+        else:
+            g = _decayed_grad(w, g, weight_decay, decay, s1)
+    m *= beta1
+    np.multiply(g, 1.0 - beta1, out=s2)
+    m += s2
+    v *= beta2
+    np.multiply(g, g, out=s2)
+    s2 *= 1.0 - beta2
+    v += s2
+    bias_correction1 = 1.0 - beta1 ** step
+    bias_correction2 = 1.0 - beta2 ** step
+    step_size = lr / bias_correction1
+    bias_correction2_sqrt = bias_correction2 ** 0.5
+    if v_max is not None:
+        np.maximum(v_max, v, out=v_max)
+        np.sqrt(v_max, out=s2)
+    else:
+        np.sqrt(v, out=s2)
+    s2 /= bias_correction2_sqrt
+    s2 += eps                            # s2 = denominator
+    np.divide(m, s2, out=s2)
+    s2 *= step_size
+    w -= s2
+
+
+def rmsprop_update(w: Array, g: Array, square_avg: Array, *, lr: float, alpha: float = 0.99,
+                   eps: float = 1e-8, momentum: float = 0.0, centered: bool = False,
+                   weight_decay: float = 0.0, decay: bool = True,
+                   grad_avg: Array | None = None, momentum_buffer: Array | None = None,
+                   work: Sequence[Array] | None = None) -> None:
+    """One RMSprop step in place, as torch.optim.RMSprop computes it.
+
+    With ``d = weight_decay`` applied only when ``decay``:
+
+    .. math::
+
+        g &\\leftarrow g + d\\,w \\\\
+        s &\\leftarrow \\alpha s + (1-\\alpha) g^2 \\\\
+        \\bar g &\\leftarrow \\alpha \\bar g + (1-\\alpha) g \\quad\\text{(centered only)} \\\\
+        r &= \\sqrt{s - \\bar g^2} + \\epsilon \\ \\text{(centered)}, \\qquad
+             r = \\sqrt{s} + \\epsilon \\ \\text{(plain)} \\\\
+        b &\\leftarrow \\mu b + g / r, \\quad w \\leftarrow w - \\eta b
+             \\quad\\text{(momentum > 0)}, \\qquad w \\leftarrow w - \\eta\\, g / r
+             \\quad\\text{(otherwise)}
+
+    Note that the momentum buffer ``b`` holds ``g/r`` without the learning rate (PyTorch's
+    convention), unlike :func:`sgd_update`'s velocity.
+
+    Parameters
+    ----------
+    w : ndarray
+        The parameter value; updated in place.
+    g : ndarray, shape of ``w``
+        The gradient; read only.
+    square_avg : ndarray, shape and dtype of ``w``
+        Running mean of ``g**2``; updated in place.
+    lr, alpha, eps, momentum : float
+        Learning rate, smoothing constant, denominator constant and momentum.
+    centered : bool
+        Normalise by an estimate of the variance instead of the raw second moment.
+    weight_decay : float
+        L2 coefficient; ``lambda*w`` is added to the gradient.
+    decay : bool
+        Whether this parameter takes weight decay.
+    grad_avg : ndarray, optional
+        Running mean of ``g`` (required when ``centered``); updated in place.
+    momentum_buffer : ndarray, optional
+        Required when ``momentum > 0``; updated in place.
+    work : sequence of 2 ndarrays of ``w``'s shape and dtype, optional
+        Scratch space; allocated when None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w, g, s = np.array([1.0]), np.array([0.5]), np.zeros(1)
+    >>> rmsprop_update(w, g, s, lr=0.01, alpha=0.75, eps=0.0)
+    >>> w, s         # s = 0.25 * 0.5**2; w = 1 - 0.01 * 0.5 / sqrt(s)
+    (array([0.98]), array([0.0625]))
+    """
+    s1, s2 = _work_buffers(w, work, 2)
+    g = _decayed_grad(w, g, weight_decay, decay, s1)
+    square_avg *= alpha
+    np.multiply(g, g, out=s2)
+    s2 *= 1.0 - alpha
+    square_avg += s2
+    if centered:
+        if grad_avg is None:
+            raise ConfigError("rmsprop_update(centered=True) needs a grad_avg array, got None")
+        grad_avg *= alpha
+        np.multiply(g, 1.0 - alpha, out=s2)
+        grad_avg += s2
+        np.multiply(grad_avg, grad_avg, out=s2)
+        np.subtract(square_avg, s2, out=s2)
+        np.sqrt(s2, out=s2)
+    else:
+        np.sqrt(square_avg, out=s2)
+    s2 += eps                            # s2 = r
+    np.divide(g, s2, out=s2)             # s2 = g / r
+    if momentum > 0.0:
+        if momentum_buffer is None:
+            raise ConfigError("rmsprop_update(momentum > 0) needs a momentum_buffer array, got None")
+        momentum_buffer *= momentum
+        momentum_buffer += s2
+        np.multiply(momentum_buffer, lr, out=s2)
+    else:
+        s2 *= lr
+    w -= s2
+
+
+def adagrad_update(w: Array, g: Array, accumulator: Array, *, step: int, lr: float,
+                   lr_decay: float = 0.0, eps: float = 1e-10, weight_decay: float = 0.0,
+                   decay: bool = True, work: Sequence[Array] | None = None) -> None:
+    """One Adagrad step in place, as torch.optim.Adagrad computes it.
+
+    With ``t = step`` (counting from 1) and ``d = weight_decay`` applied only when ``decay``:
+
+    .. math::
+
+        g &\\leftarrow g + d\\,w \\\\
+        \\tilde\\eta &= \\eta / (1 + (t-1)\\,\\text{lr\\_decay}) \\\\
+        G &\\leftarrow G + g^2 \\\\
+        w &\\leftarrow w - \\tilde\\eta\\, g / (\\sqrt{G} + \\epsilon)
+
+    Parameters
+    ----------
+    w : ndarray
+        The parameter value; updated in place.
+    g : ndarray, shape of ``w``
+        The gradient; read only.
+    accumulator : ndarray, shape and dtype of ``w``
+        Sum of squared gradients G (starts at ``initial_accumulator_value``); updated in place.
+    step : int
+        The 1-based index of this step.
+    lr, lr_decay, eps, weight_decay : float
+        As in :class:`Adagrad`.
+    decay : bool
+        Whether this parameter takes weight decay.
+    work : sequence of 2 ndarrays of ``w``'s shape and dtype, optional
+        Scratch space; allocated when None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w, g, acc = np.array([1.0]), np.array([2.0]), np.zeros(1)
+    >>> adagrad_update(w, g, acc, step=1, lr=0.5, eps=0.0)
+    >>> w, acc       # w = 1 - 0.5 * 2 / sqrt(4)
+    (array([0.5]), array([4.]))
+    """
+    s1, s2 = _work_buffers(w, work, 2)
+    g = _decayed_grad(w, g, weight_decay, decay, s1)
+    clr = lr / (1.0 + (step - 1) * lr_decay)
+    np.multiply(g, g, out=s2)
+    accumulator += s2
+    np.sqrt(accumulator, out=s2)
+    s2 += eps
+    np.divide(g, s2, out=s2)
+    s2 *= clr
+    w -= s2
+
+
+# ---------------------------------------------------------------------------
+# Optimizer classes
+# ---------------------------------------------------------------------------
+
+def _param_list(params: Any, owner: str) -> list[Parameter]:
+    """Materialise ``params`` into a list of distinct floating-point Parameters."""
+    if isinstance(params, Parameter):
+        raise ConfigError(f"{owner} expects an iterable of Parameter objects, got a single "
+                          f"Parameter ({params.name!r}); pass [param]")
+    try:
+        items = list(params)
+    except TypeError:
+        hint = "; did you mean model.parameters()?" if hasattr(params, "parameters") else ""
+        raise ConfigError(f"{owner} expects an iterable of Parameter objects, got "
+                          f"{type(params).__name__}{hint}") from None
+    if not items:
+        raise ConfigError(f"{owner} got an empty parameter list; expected at least one Parameter")
+    seen: set[int] = set()
+    for i, p in enumerate(items):
+        if not isinstance(p, Parameter):
+            raise ConfigError(f"{owner} expects Parameter objects, got {type(p).__name__} "
+                              f"at position {i}")
+        if not isinstance(p.value, np.ndarray) or p.value.dtype.kind != "f":
+            got = (f"dtype {p.value.dtype}" if isinstance(p.value, np.ndarray)
+                   else type(p.value).__name__)
+            raise ConfigError(f"{owner}: parameter {p.name!r} at position {i} must hold a "
+                              f"floating-point NumPy array, got {got}")
+        if id(p) in seen:
+            raise ConfigError(f"{owner}: parameter {p.name!r} at position {i} appears more "
+                              "than once; each parameter must be listed once")
+        seen.add(id(p))
+    return items
+
+
+def _scratch_views(params: list[Parameter], n: int) -> list[tuple[Array, ...]]:
+    """``n`` scratch views per parameter, carved out of one shared buffer per dtype.
+
+    Temporaries are only needed during one parameter's update, so all parameters of a dtype
+    share ``n`` flat buffers of the largest parameter's size.
+    """
+    sizes: dict[np.dtype, int] = {}
+    for p in params:
+        dt = p.value.dtype
+        sizes[dt] = max(sizes.get(dt, 0), p.value.size)
+    flat = {dt: np.empty((n, size), dtype=dt) for dt, size in sizes.items()}
+    views = []
+    for p in params:
+        buf = flat[p.value.dtype]
+        views.append(tuple(buf[k, :p.value.size].reshape(p.value.shape) for k in range(n)))
+    return views
+
+
+class Optimizer:
+    """Base class: holds the parameters, the learning rate and per-parameter state.
+
+    Subclasses set ``_hparam_names`` (the constructor's keyword arguments after ``params``),
+    implement ``_update(i, param, grad)`` by calling their pure update function, and
+    ``_state_names()`` (the per-parameter state arrays, each a list attribute).
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        The parameters to optimise, e.g. ``model.parameters()``. Materialised into a list.
+    lr : float
+        Learning rate, >= 0. Writable: ``optimizer.lr = 0.01``.
+
+    Attributes
+    ----------
+    params : list of Parameter
+    lr : float
+    step_count : int
+        Number of ``step()`` calls so far.
+    """
+
+    _hparam_names: tuple[str, ...] = ("lr",)
+
+    def __init__(self, params: Iterable[Parameter], lr: float) -> None:
+        name = type(self).__name__
+        self.params: list[Parameter] = _param_list(params, name)
+        self.lr = lr
+        self.step_count = 0
+        self._shapes = [p.value.shape for p in self.params]
+        self._work = _scratch_views(self.params, 2)
+
+    # -- hyper-parameters -------------------------------------------------
+    @property
+    def lr(self) -> float:
+        """Learning rate (>= 0); schedules write it once per epoch."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = check_number(f"{type(self).__name__} lr", value, low=0.0)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The constructor's keyword arguments as a dict of Python scalars."""
+        return {k: getattr(self, k) for k in self._hparam_names}
+
+    # -- state ------------------------------------------------------------
+    def _state_names(self) -> tuple[str, ...]:
+        return ()
+
+    def _prepare_load(self, state: dict[str, Any]) -> None:
+        """Allocate optional state that ``state`` carries (hook for subclasses)."""
+
+    def _zeros(self, fill: float = 0.0) -> list[Array]:
+        return [np.full_like(p.value, fill) for p in self.params]
+
+    # -- the step ---------------------------------------------------------
+    def step(self) -> None:
+        """Apply ``param.grad`` to every parameter, updating ``param.value`` in place."""
+        self.step_count += 1
+        for i, p in enumerate(self.params):
+            w, g = p.value, p.grad
+            if w.shape != self._shapes[i] or g is None or g.shape != w.shape:
+                self._shape_error(i, p)
+            self._update(i, p, g)
+
+    def _shape_error(self, i: int, p: Parameter) -> None:
+        self.step_count -= 1
+        gshape = None if p.grad is None else getattr(p.grad, "shape", None)
+        if p.value.shape != self._shapes[i]:
+            raise ShapeError(f"{type(self).__name__}: parameter {p.name!r} changed shape from "
+                             f"{self._shapes[i]} to {p.value.shape} after the optimizer was "
+                             "created; create a new optimizer")
+        raise ShapeError(f"{type(self).__name__}: parameter {p.name!r} has value shape "
+                         f"{p.value.shape} but grad shape {gshape}; expected equal shapes")
+
+    def _update(self, i: int, p: Parameter, g: Array) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def zero_grad(self) -> None:
+        """Set every ``param.grad`` to zero in place (not needed between ffnn steps: backward
+        replaces gradients; provided for code written for PyTorch)."""
+        for p in self.params:
+            p.grad[...] = 0
+
+    # -- checkpoints ------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Return the optimizer's state as a plain dict.
+
+        Keys: ``"optimizer"`` (the class name), every hyper-parameter (Python scalars; betas
+        a tuple), ``"step_count"``, and one key per state array name holding a list of copies
+        of NumPy arrays, one per parameter in ``params`` order. Nothing needs pickle.
+        """
+        d: dict[str, Any] = {"optimizer": type(self).__name__}
+        d.update(self.hyperparameters())
+        d["step_count"] = self.step_count
+        for name in self._state_names():
+            d[name] = [a.copy() for a in getattr(self, name)]
+        return d
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore hyper-parameters and state arrays from :meth:`state_dict` output.
+
+        Everything is validated before anything changes; arrays are cast to each
+        parameter's dtype and must have its shape.
+        """
+        name = type(self).__name__
+        if not isinstance(state, dict):
+            raise ConfigError(f"{name}.load_state_dict expects a dict, got {type(state).__name__}")
+        got = state.get("optimizer", name)
+        if got != name:
+            raise ConfigError(f"{name}.load_state_dict got the state of a {got} optimizer")
+        allowed = {"optimizer", "step_count", *self._hparam_names, *_ALL_STATE_NAMES}
+        unknown = sorted(set(state) - allowed)
+        if unknown:
+            raise ConfigError(f"{name}.load_state_dict got unknown keys {unknown}; expected "
+                              f"some of {sorted(allowed)}")
+        hp = self.hyperparameters()
+        hp.update({k: state[k] for k in self._hparam_names if k in state})
+        if isinstance(hp.get("betas"), list):
+            hp["betas"] = tuple(hp["betas"])
+        fresh = type(self)(self.params, **hp)           # validates the hyper-parameters
+        fresh.step_count = check_int(f"{name} step_count", state.get("step_count", 0), low=0)
+        fresh._prepare_load(state)
+        for key in fresh._state_names():
+            if key not in state:
+                raise ConfigError(f"{name}.load_state_dict: missing state {key!r}")
+            arrays = state[key]
+            if not isinstance(arrays, (list, tuple)) or len(arrays) != len(self.params):
+                raise ConfigError(f"{name}.load_state_dict: {key!r} must be a list of "
+                                  f"{len(self.params)} arrays, got {type(arrays).__name__}"
+                                  + (f" of length {len(arrays)}" if hasattr(arrays, '__len__') else ""))
+            for p, dst, src in zip(self.params, getattr(fresh, key), arrays):
+                src = np.asarray(src)
+                if src.shape != dst.shape:
+                    raise ShapeError(f"{name}.load_state_dict: {key!r} for parameter "
+                                     f"{p.name!r} has shape {src.shape}, expected {dst.shape}")
+                if src.dtype.kind not in "biuf":
+                    raise ConfigError(f"{name}.load_state_dict: {key!r} for parameter "
+                                      f"{p.name!r} has dtype {src.dtype}, expected floats")
+                np.copyto(dst, src, casting="unsafe")
+        self.__dict__.update(fresh.__dict__)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({args})"
+
+
+_ALL_STATE_NAMES = ("velocity", "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg",
+                    "grad_avg", "momentum_buffer", "accumulator")
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum: ``v = momentum*v - lr*g; w = w + v``.
+
+    For each parameter, with learning rate eta, momentum mu and weight decay lambda (the
+    latter only for parameters with ``decay=True``):
+
+    .. math::
+
+        g &= \\partial E/\\partial w + \\lambda w \\\\
+        v &\\leftarrow \\mu v - \\eta g \\\\
+        w &\\leftarrow w + v \\qquad\\text{or, with Nesterov,}\\qquad
+        w \\leftarrow w + \\mu v - \\eta g
+
+    The velocity ``v`` starts at zero and has the parameter's shape and dtype. With
+    ``momentum=0`` this is plain gradient descent, ``w -= lr*g``.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        The parameters to optimise.
+    lr : float
+        Learning rate, >= 0.
+    momentum : float
+        In [0, 1). Writable (validated on set), e.g. by :class:`ffnn.schedules.MomentumSchedule`.
+    nesterov : bool
+        Nesterov's accelerated gradient; requires ``momentum > 0``.
+    weight_decay : float
+        L2 penalty coefficient lambda >= 0 for the penalty ``lambda/2 ||w||^2`` on weights.
+
+    Notes
+    -----
+    This is the course's form (Nielsen ch. 3, Bishop 5.2.4): the velocity stores the
+    update itself, learning rate included. ``torch.optim.SGD`` (with ``dampening=0``) keeps
+    ``b = mu*b + g`` and steps ``w -= lr*b`` (Nesterov: ``w -= lr*(g + mu*b)``). With a
+    constant learning rate ``v = -lr*b`` and the two give the same trajectory (to
+    rounding). When the learning rate changes, they differ by design: here a new ``lr``
+    scales only new gradients, whereas in PyTorch it immediately rescales the whole
+    accumulated velocity. PyTorch's own SGD documentation notes the same difference from
+    Sutskever et al. and other frameworks.
+
+    Weight decay is applied only to parameters whose ``decay`` flag is True (weights),
+    never to biases; ``torch.optim.SGD`` applies it to every parameter of its group.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ffnn.parameter import Parameter
+    >>> w = Parameter(np.array([1.0, 2.0]), name="weight")
+    >>> opt = SGD([w], lr=0.1, momentum=0.9)
+    >>> opt
+    SGD(lr=0.1, momentum=0.9, nesterov=False, weight_decay=0.0)
+    >>> w.grad[...] = [0.5, -1.0]
+    >>> opt.step()
+    >>> w.value                  # v = -0.1 * g
+    array([0.95, 2.1 ])
+    >>> opt.step()
+    >>> w.value                  # v = 0.9 * v - 0.1 * g
+    array([0.855, 2.29 ])
+    """
+
+    _hparam_names = ("lr", "momentum", "nesterov", "weight_decay")
+
+    def __init__(self, params: Iterable[Parameter], lr: float, momentum: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise ConfigError(f"SGD nesterov must be True or False, got {nesterov!r}")
+        self.nesterov = bool(nesterov)
+        self.momentum = momentum
+        self.weight_decay = check_number("SGD weight_decay", weight_decay, low=0.0)
+        self.velocity: list[Array] = self._zeros()
+
+    @property
+    def momentum(self) -> float:
+        """Momentum in [0, 1); writable (validated)."""
+        return self._momentum
+
+    @momentum.setter
+    def momentum(self, value: float) -> None:
+        value = check_number("SGD momentum", value, low=0.0, high=1.0, high_inclusive=False)
+        if self.nesterov and value == 0.0:
+            raise ConfigError(f"SGD nesterov=True requires momentum > 0, got momentum={value}")
+        self._momentum = value
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("velocity",)
+
+    def _update(self, i: int, p: Parameter, g: Array) -> None:
+        sgd_update(p.value, g, self.velocity[i], lr=self._lr, momentum=self._momentum,
+                   nesterov=self.nesterov, weight_decay=self.weight_decay, decay=p.decay,
+                   work=self._work[i])
+
+
+def _check_betas(owner: str, betas: Any) -> tuple[float, float]:
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ConfigError(f"{owner} betas must be a pair (beta1, beta2) in [0, 1), got {betas!r}")
+    return (check_number(f"{owner} beta1", betas[0], low=0.0, high=1.0, high_inclusive=False),
+            check_number(f"{owner} beta2", betas[1], low=0.0, high=1.0, high_inclusive=False))
+
+
+def _check_bool(owner: str, name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{owner} {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+class Adam(Optimizer):
+    """Adam: ``w -= lr * m_hat / (sqrt(v_hat) + eps)``, as torch.optim.Adam.
+
+    For each parameter, at step t = 1, 2, ... (weight decay lambda only where ``decay``):
+
+    .. math::
+
+        g &= \\partial E/\\partial w + \\lambda w \\\\
+        m &\\leftarrow \\beta_1 m + (1-\\beta_1) g, \\qquad
+        v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2 \\\\
+        \\hat m &= m / (1-\\beta_1^t), \\qquad \\hat v = v / (1-\\beta_2^t) \\\\
+        w &\\leftarrow w - \\eta\\, \\hat m / (\\sqrt{\\hat v} + \\epsilon)
+
+    With ``amsgrad=True``, ``v_max = max(v_max, v)`` replaces ``v`` in the denominator.
+    The moments ``m``, ``v`` start at zero, with the parameter's shape and dtype.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        The parameters to optimise.
+    lr : float
+        Learning rate, >= 0.
+    betas : (float, float)
+        Decay rates of the moment estimates, each in [0, 1).
+    eps : float
+        Added to the denominator after the bias correction (PyTorch's placement), >= 0.
+    weight_decay : float
+        L2 coefficient lambda >= 0 added to the gradient (coupled; see :class:`AdamW`).
+    amsgrad : bool
+        Use the AMSGrad variant.
+
+    Notes
+    -----
+    Identical to ``torch.optim.Adam`` except that weight decay only touches parameters
+    with ``decay=True`` (PyTorch applies it to every parameter of a group). The step count
+    t is shared by all parameters (each receives a gradient at every step).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ffnn.parameter import Parameter
+    >>> w = Parameter(np.array([1.0, -1.0]))
+    >>> opt = Adam([w], lr=0.1)
+    >>> w.grad[...] = [0.2, -0.4]
+    >>> opt.step()
+    >>> w.value                  # the first step is lr * sign(g) (up to eps)
+    array([ 0.9, -0.9])
+    """
+
+    _hparam_names = ("lr", "betas", "eps", "weight_decay", "amsgrad")
+    _decoupled = False
+
+    def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+        super().__init__(params, lr)
+        name = type(self).__name__
+        self.betas = _check_betas(name, betas)
+        self.eps = check_number(f"{name} eps", eps, low=0.0)
+        self.weight_decay = check_number(f"{name} weight_decay", weight_decay, low=0.0)
+        self.amsgrad = _check_bool(name, "amsgrad", amsgrad)
+        self.exp_avg: list[Array] = self._zeros()
+        self.exp_avg_sq: list[Array] = self._zeros()
+        self.max_exp_avg_sq: list[Array] | None = self._zeros() if self.amsgrad else None
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
+
+    def _update(self, i: int, p: Parameter, g: Array) -> None:
+        adam_update(p.value, g, self.exp_avg[i], self.exp_avg_sq[i], step=self.step_count,
+                    lr=self._lr, beta1=self.betas[0], beta2=self.betas[1], eps=self.eps,
+                    weight_decay=self.weight_decay, decay=p.decay, decoupled=self._decoupled,
+                    v_max=self.max_exp_avg_sq[i] if self.amsgrad else None,
+                    work=self._work[i])
+
+
+class AdamW(Adam):
+    """AdamW: Adam with decoupled weight decay, ``w -= lr*lambda*w`` before the Adam step.
+
+    As torch.optim.AdamW: for parameters with ``decay=True``,
+    ``w <- (1 - lr*lambda) w``, then the Adam update of :class:`Adam` with the *raw*
+    gradient (no L2 term in ``g``, so the decay is not rescaled by the adaptive denominator).
+
+    Parameters
+    ----------
+    params, lr, betas, eps, amsgrad
+        As in :class:`Adam`.
+    weight_decay : float
+        Decoupled decay rate lambda >= 0 (default 0.01, as PyTorch).
+
+    Notes
+    -----
+    Identical to ``torch.optim.AdamW`` except that decay only touches parameters with
+    ``decay=True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ffnn.parameter import Parameter
+    >>> w = Parameter(np.array([2.0]))
+    >>> opt = AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> w.grad[...] = [0.0]
+    >>> opt.step()
+    >>> w.value                  # (1 - 0.1*0.5) * 2; a zero gradient adds no Adam step
+    array([1.9])
+    """
+
+    _decoupled = True
+
+    def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01, amsgrad: bool = False) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: ``w -= lr * g / (sqrt(s) + eps)`` with ``s`` a running mean of ``g**2``.
+
+    As torch.optim.RMSprop, for each parameter (weight decay lambda only where ``decay``):
+
+    .. math::
+
+        g &= \\partial E/\\partial w + \\lambda w \\\\
+        s &\\leftarrow \\alpha s + (1-\\alpha) g^2 \\\\
+        r &= \\sqrt{s} + \\epsilon \\quad\\text{or, centered,}\\quad
+        r = \\sqrt{s - \\bar g^2} + \\epsilon \\ \\text{with}\\
+        \\bar g \\leftarrow \\alpha \\bar g + (1-\\alpha) g \\\\
+        w &\\leftarrow w - \\eta\\, g / r \\quad\\text{or, with momentum,}\\quad
+        b \\leftarrow \\mu b + g / r,\\ w \\leftarrow w - \\eta b
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        The parameters to optimise.
+    lr : float
+        Learning rate, >= 0.
+    alpha : float
+        Smoothing constant in [0, 1].
+    eps : float
+        Added to the root mean square, >= 0.
+    momentum : float
+        In [0, 1); writable (e.g. by :class:`ffnn.schedules.MomentumSchedule`).
+    centered : bool
+        Normalise by the estimated variance of the gradient.
+    weight_decay : float
+        L2 coefficient lambda >= 0 added to the gradient.
+
+    Notes
+    -----
+    The momentum buffer follows PyTorch (it holds ``g/r`` without the learning rate),
+    not the course's SGD convention. It is allocated the first time momentum is > 0.
+    Weight decay only touches parameters with ``decay=True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ffnn.parameter import Parameter
+    >>> w = Parameter(np.array([1.0]))
+    >>> opt = RMSprop([w], lr=0.01, alpha=0.75, eps=0.0)
+    >>> w.grad[...] = [0.5]
+    >>> opt.step()
+    >>> w.value                  # 1 - 0.01 * 0.5 / sqrt(0.25 * 0.5**2)
+    array([0.98])
+    """
+
+    _hparam_names = ("lr", "alpha", "eps", "momentum", "centered", "weight_decay")
+
+    def __init__(self, params: Iterable[Parameter], lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, momentum: float = 0.0, centered: bool = False,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr)
+        self.alpha = check_number("RMSprop alpha", alpha, low=0.0, high=1.0)
+        self.eps = check_number("RMSprop eps", eps, low=0.0)
+        self.centered = _check_bool("RMSprop", "centered", centered)
+        self.weight_decay = check_number("RMSprop weight_decay", weight_decay, low=0.0)
+        self.square_avg: list[Array] = self._zeros()
+        self.grad_avg: list[Array] | None = self._zeros() if self.centered else None
+        self.momentum_buffer: list[Array] | None = None
+        self.momentum = momentum
+
+    @property
+    def momentum(self) -> float:
+        """Momentum in [0, 1); writable (validated)."""
+        return self._momentum
+
+    @momentum.setter
+    def momentum(self, value: float) -> None:
+        self._momentum = check_number("RMSprop momentum", value, low=0.0, high=1.0,
+                                      high_inclusive=False)
+        if self._momentum > 0.0 and self.momentum_buffer is None:
+            self.momentum_buffer = self._zeros()
+
+    def _prepare_load(self, state: dict[str, Any]) -> None:
+        if "momentum_buffer" in state and self.momentum_buffer is None:
+            self.momentum_buffer = self._zeros()
+
+    def _state_names(self) -> tuple[str, ...]:
+        return (("square_avg",) + (("grad_avg",) if self.centered else ())
+                + (("momentum_buffer",) if self.momentum_buffer is not None else ()))
+
+    def _update(self, i: int, p: Parameter, g: Array) -> None:
+        rmsprop_update(p.value, g, self.square_avg[i], lr=self._lr, alpha=self.alpha,
+                       eps=self.eps, momentum=self._momentum, centered=self.centered,
+                       weight_decay=self.weight_decay, decay=p.decay,
+                       grad_avg=self.grad_avg[i] if self.centered else None,
+                       momentum_buffer=(self.momentum_buffer[i]
+                                        if self.momentum_buffer is not None else None),
+                       work=self._work[i])
+
+
+class Adagrad(Optimizer):
+    """Adagrad: ``w -= lr_t * g / (sqrt(G) + eps)`` with ``G`` the sum of all ``g**2``.
+
+    As torch.optim.Adagrad, at step t = 1, 2, ... (weight decay lambda only where ``decay``):
+
+    .. math::
+
+        g &= \\partial E/\\partial w + \\lambda w \\\\
+        \\eta_t &= \\eta / (1 + (t-1)\\,\\text{lr\\_decay}) \\\\
+        G &\\leftarrow G + g^2 \\qquad (G_0 = \\text{initial\\_accumulator\\_value}) \\\\
+        w &\\leftarrow w - \\eta_t\\, g / (\\sqrt{G} + \\epsilon)
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        The parameters to optimise.
+    lr : float
+        Learning rate, >= 0.
+    lr_decay : float
+        Learning-rate decay >= 0.
+    eps : float
+        Added to the denominator, >= 0.
+    initial_accumulator_value : float
+        Starting value of G, >= 0.
+    weight_decay : float
+        L2 coefficient lambda >= 0 added to the gradient.
+
+    Notes
+    -----
+    Weight decay only touches parameters with ``decay=True``; otherwise identical to
+    ``torch.optim.Adagrad`` (dense gradients).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ffnn.parameter import Parameter
+    >>> w = Parameter(np.array([1.0]))
+    >>> opt = Adagrad([w], lr=0.5, eps=0.0)
+    >>> w.grad[...] = [2.0]
+    >>> opt.step()
+    >>> w.value                  # 1 - 0.5 * 2 / sqrt(2**2)
+    array([0.5])
+    """
+
+    _hparam_names = ("lr", "lr_decay", "eps", "initial_accumulator_value", "weight_decay")
+
+    def __init__(self, params: Iterable[Parameter], lr: float = 1e-2, lr_decay: float = 0.0,
+                 eps: float = 1e-10, initial_accumulator_value: float = 0.0,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr)
+        self.lr_decay = check_number("Adagrad lr_decay", lr_decay, low=0.0)
+        self.eps = check_number("Adagrad eps", eps, low=0.0)
+        self.initial_accumulator_value = check_number(
+            "Adagrad initial_accumulator_value", initial_accumulator_value, low=0.0)
+        self.weight_decay = check_number("Adagrad weight_decay", weight_decay, low=0.0)
+        self.accumulator: list[Array] = self._zeros(self.initial_accumulator_value)
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("accumulator",)
+
+    def _update(self, i: int, p: Parameter, g: Array) -> None:
+        adagrad_update(p.value, g, self.accumulator[i], step=self.step_count, lr=self._lr,
+                       lr_decay=self.lr_decay, eps=self.eps, weight_decay=self.weight_decay,
+                       decay=p.decay, work=self._work[i])

@@ -1,0 +1,269 @@
+"""Validation and bounds of every playground request parameter.
+
+A session's configuration is a flat JSON object; :func:`validate_config` merges a partial
+update into the current configuration and checks every field, raising :class:`ParamError`
+(a :class:`ffnn.ConfigError`) whose message names the field, the value received and what
+was expected. The server turns it into ``400 {"error": message}``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+
+__all__ = ["ParamError", "DEFAULTS", "LIMITS", "DATASETS", "CLASSIFICATION_SETS",
+           "REGRESSION_SETS", "FEATURES", "ACTIVATION_NAMES", "OPTIMIZERS", "LOSSES",
+           "REGULARIZATIONS", "validate_config", "parse_csv", "options"]
+
+
+class ParamError(ConfigError):
+    """A request parameter is missing, of the wrong type or out of bounds."""
+
+
+CLASSIFICATION_SETS = ("circle", "xor", "gauss", "spiral")
+REGRESSION_SETS = ("reg-plane", "reg-gauss")
+DATASETS = CLASSIFICATION_SETS + REGRESSION_SETS + ("upload",)
+
+FEATURES: dict[str, Any] = {
+    "x1": lambda a, b: a,
+    "x2": lambda a, b: b,
+    "x1^2": lambda a, b: a * a,
+    "x2^2": lambda a, b: b * b,
+    "x1*x2": lambda a, b: a * b,
+    "sin(x1)": lambda a, b: np.sin(a),
+    "sin(x2)": lambda a, b: np.sin(b),
+}
+"""Input features computed from the 2-D point (x1, x2), in display order."""
+
+# Every ffnn activation under its canonical name (aliases logistic/linear left out).
+ACTIVATION_NAMES = ("relu", "tanh", "sigmoid", "leaky_relu", "prelu", "rrelu", "elu",
+                    "softplus", "softsign", "identity")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+LOSSES = ("mse", "ce")
+REGULARIZATIONS = ("none", "l1", "l2")
+
+LIMITS: dict[str, Any] = {
+    "max_layers": 8,
+    "max_neurons": 64,
+    "n": (20, 2000),
+    "noise": (0.0, 0.5),
+    "test_fraction": (0.1, 0.9),
+    "seed": (0, 2**31 - 1),
+    "dropout": (0.0, 0.9),
+    "lr": (1e-6, 1e6),
+    "momentum": (0.0, 0.99),
+    "batch_size": (1, 1000),
+    "reg_rate": (0.0, 10.0),
+    "upload_bytes": 1_000_000,
+    "upload_points": 5000,
+    "upload_min_points": 4,
+}
+
+DEFAULTS: dict[str, Any] = {
+    "dataset": "circle",
+    "n": 500,
+    "noise": 0.0,
+    "test_fraction": 0.5,
+    "seed": 1,
+    "features": ["x1", "x2"],
+    "hidden": [4, 2],
+    "activation": "tanh",
+    "loss": "ce",
+    "dropout": 0.0,
+    "optimizer": "sgd",
+    "lr": 0.03,
+    "momentum": 0.9,
+    "batch_size": 10,
+    "regularization": "none",
+    "reg_rate": 0.0,
+}
+
+# Changing one of these rebuilds the data and the network (epoch back to 0); the others
+# only rebuild the optimizer and keep the trained weights.
+RESET_KEYS = frozenset({"dataset", "n", "noise", "test_fraction", "seed", "features", "hidden",
+                        "activation", "loss", "dropout"})
+
+
+def _number(name: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ParamError(f"{name} must be a number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ParamError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ParamError(f"{name} must be finite, got {value}")
+    if not low <= value <= high:
+        raise ParamError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+    return value
+
+
+def _integer(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise ParamError(f"{name} must be an integer, got {value!r}") from None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ParamError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if not low <= value <= high:
+        raise ParamError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ParamError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def _hidden(value: Any) -> list[int]:
+    if isinstance(value, str):
+        value = [v for v in value.replace(" ", "").split(",") if v != ""]
+    if not isinstance(value, (list, tuple)):
+        raise ParamError(f"hidden must be a list of layer sizes such as [8, 8], got {value!r}")
+    if len(value) > LIMITS["max_layers"]:
+        raise ParamError(f"hidden has {len(value)} layers; at most {LIMITS['max_layers']} "
+                         "hidden layers are allowed")
+    return [_integer(f"hidden layer {i + 1} size", v, 1, LIMITS["max_neurons"])
+            for i, v in enumerate(value)]
+
+
+def _features(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v != ""]
+    if not isinstance(value, (list, tuple)):
+        raise ParamError(f"features must be a list of names, got {value!r}")
+    for v in value:
+        if v not in FEATURES:
+            raise ParamError(f"unknown feature {v!r}; expected some of {', '.join(FEATURES)}")
+    if not value:
+        raise ParamError("features: select at least one input feature")
+    return [f for f in FEATURES if f in value]  # canonical order, no duplicates
+
+
+_CHECKS = {
+    "dataset": lambda v: _choice("dataset", v, DATASETS),
+    "n": lambda v: _integer("n (number of points)", v, *LIMITS["n"]),
+    "noise": lambda v: _number("noise", v, *LIMITS["noise"]),
+    "test_fraction": lambda v: _number("test_fraction", v, *LIMITS["test_fraction"]),
+    "seed": lambda v: _integer("seed", v, *LIMITS["seed"]),
+    "features": _features,
+    "hidden": _hidden,
+    "activation": lambda v: _choice("activation", v, ACTIVATION_NAMES),
+    "loss": lambda v: _choice("loss", v, LOSSES),
+    "dropout": lambda v: _number("dropout", v, *LIMITS["dropout"]),
+    "optimizer": lambda v: _choice("optimizer", v, OPTIMIZERS),
+    "lr": lambda v: _number("learning rate (lr)", v, *LIMITS["lr"]),
+    "momentum": lambda v: _number("momentum", v, *LIMITS["momentum"]),
+    "batch_size": lambda v: _integer("batch_size", v, *LIMITS["batch_size"]),
+    "regularization": lambda v: _choice("regularization", v, REGULARIZATIONS),
+    "reg_rate": lambda v: _number("reg_rate (regularization rate)", v, *LIMITS["reg_rate"]),
+}
+
+
+def task_of(dataset: str, upload_task: str | None = None) -> str:
+    """``"classification"`` or ``"regression"`` for a data set name."""
+    if dataset == "upload":
+        return upload_task or "classification"
+    return "regression" if dataset in REGRESSION_SETS else "classification"
+
+
+def validate_config(update: Any, base: dict[str, Any] | None = None, *,
+                    upload_task: str | None = None) -> dict[str, Any]:
+    """Return ``base`` (default :data:`DEFAULTS`) updated with the checked fields of ``update``.
+
+    Unknown fields, bad types and out-of-range values raise :class:`ParamError`; so does a
+    combination that cannot work (cross-entropy on a regression set).
+    """
+    if update is None:
+        update = {}
+    if not isinstance(update, dict):
+        raise ParamError(f"expected a JSON object of settings, got {type(update).__name__}")
+    unknown = sorted(set(update) - set(_CHECKS))
+    if unknown:
+        raise ParamError(f"unknown setting {', '.join(map(repr, unknown))}; known settings: "
+                         f"{', '.join(_CHECKS)}")
+    config = dict(DEFAULTS if base is None else base)
+    config["features"] = list(config["features"])
+    config["hidden"] = list(config["hidden"])
+    for key, value in update.items():
+        config[key] = _CHECKS[key](value)
+    if task_of(config["dataset"], upload_task) == "regression" and config["loss"] == "ce":
+        raise ParamError(f"loss 'ce' (cross-entropy) needs a classification data set; "
+                         f"{config['dataset']!r} is a regression set, use loss 'mse'")
+    return config
+
+
+def parse_csv(text: str) -> tuple[np.ndarray, np.ndarray, str, list[str] | None]:
+    """Parse an uploaded CSV of 2-D points ``x1,x2,label``.
+
+    Returns ``(X, y, task, class_names)``: X float32 (n, 2); for exactly two distinct integer
+    labels a classification set with y int64 in {0, 1} (the sorted labels) and their names,
+    otherwise a regression set with y float32 (n, 1). An optional header row is skipped.
+    """
+    rows: list[tuple[float, float, float]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        cells = [c.strip() for c in line.replace(";", ",").replace("\t", ",").split(",")]
+        if len(cells) != 3:
+            raise ParamError(f"CSV line {lineno}: expected 3 values x1,x2,label, got {len(cells)}: "
+                             f"{line[:60]!r}")
+        try:
+            values = tuple(float(c) for c in cells)
+        except ValueError:
+            if not rows and lineno == _first_line(text):
+                continue  # a header row
+            raise ParamError(f"CSV line {lineno}: values must be numbers, got {line[:60]!r}") from None
+        if not all(math.isfinite(v) for v in values):
+            raise ParamError(f"CSV line {lineno}: values must be finite, got {line[:60]!r}")
+        rows.append(values)  # type: ignore[arg-type]
+        if len(rows) > LIMITS["upload_points"]:
+            raise ParamError(f"CSV has more than {LIMITS['upload_points']} points; "
+                             "upload at most that many")
+    if len(rows) < LIMITS["upload_min_points"]:
+        raise ParamError(f"CSV has {len(rows)} points; at least {LIMITS['upload_min_points']} "
+                         "rows x1,x2,label are needed")
+    data = np.asarray(rows, dtype=np.float64)
+    X = data[:, :2].astype(np.float32)
+    labels = data[:, 2]
+    distinct = np.unique(labels)
+    integral = bool(np.all(labels == np.round(labels)))
+    if integral and len(distinct) <= 10:
+        if len(distinct) != 2:
+            raise ParamError(f"CSV labels: the playground classifies two classes, got "
+                             f"{len(distinct)} distinct label(s) ({', '.join(f'{v:g}' for v in distinct)})")
+        y = (labels == distinct[1]).astype(np.int64)
+        return X, y, "classification", [f"{v:g}" for v in distinct]
+    return X, labels.astype(np.float32)[:, None], "regression", None
+
+
+def _first_line(text: str) -> int:
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if line.strip() and not line.strip().startswith("#"):
+            return lineno
+    return 0
+
+
+def options() -> dict[str, Any]:
+    """Choices, bounds and defaults for the page (``GET /api/options``)."""
+    return {
+        "datasets": list(DATASETS), "classification": list(CLASSIFICATION_SETS),
+        "regression": list(REGRESSION_SETS), "features": list(FEATURES),
+        "activations": list(ACTIVATION_NAMES), "optimizers": list(OPTIMIZERS),
+        "losses": list(LOSSES), "regularizations": list(REGULARIZATIONS),
+        "limits": {k: list(v) if isinstance(v, tuple) else v for k, v in LIMITS.items()},
+        "defaults": DEFAULTS,
+    }

@@ -1,0 +1,579 @@
+"""Training sessions: data, network, one training epoch, frames and the session registry.
+
+A :class:`Session` owns one data set, one :class:`ffnn.Sequential` network, its loss and
+optimizer, and a background thread that trains while the session is playing. Everything
+numeric is ffnn: the page only displays what a session publishes.
+
+One training step on a minibatch ``(X_b, T_b)`` is the library's data flow::
+
+    out = model._forward(X_b); E = loss.forward(out, T_b)
+    model._backward(loss.backward(), input_grad=False)
+    p.grad += rate * sign(p.value)           # L1 only, for weights (p.decay)
+    optimizer.step()                         # L2 as the optimizer's weight_decay
+
+A *frame* is what the page draws: losses and accuracies, the output over a 100 x 100 grid
+of the input square, each hidden neuron's activation over a coarser sub-grid, and the
+weights. The grid goes through the network in one batched forward pass per frame. Grid
+values in [-1, 1] are quantized to bytes ``q = round((v + 1) * 127.5)`` and weights to
+int8 ``round(127 w / max|w|)``, both base64-encoded, so frames stay small.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import secrets
+import shlex
+import tempfile
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from .. import layers as L
+from .. import losses
+from ..errors import FfnnError
+from ..model import Sequential
+from .params import (DEFAULTS, FEATURES, RESET_KEYS, ParamError, parse_csv, task_of,
+                     validate_config)
+
+__all__ = ["Session", "SessionManager", "SessionNotFound", "GRID", "features"]
+
+GRID = 100                # output heatmap resolution (GRID x GRID)
+NEURON_BUDGET = 40_000    # most neuron-heatmap cells per frame (all neurons together)
+FRAME_INTERVAL = 0.05     # seconds: at most 20 frames/s
+TRAIN_BUDGET = 0.04       # seconds of training per frame, then a frame is published
+MAX_EPOCHS_PER_FRAME = 25
+HISTORY_CAP = 1000        # curve points kept; older ones are thinned out by half
+ABANDON_AFTER = 30.0      # seconds without a stream or request before a running session pauses
+TOY_DOMAIN = (-6.0, 6.0)  # the playground's input square
+
+
+class SessionNotFound(KeyError):
+    """No session with that id (never created, deleted or expired)."""
+
+
+def features(X: np.ndarray, names: list[str]) -> np.ndarray:
+    """The feature matrix (n, len(names)) float32 of 2-D points ``X`` (n, 2)."""
+    a = X[:, 0].astype(np.float32)
+    b = X[:, 1].astype(np.float32)
+    return np.column_stack([FEATURES[f](a, b) for f in names]).astype(np.float32)
+
+
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+
+
+def _quantize(v: np.ndarray) -> np.ndarray:
+    """Values in [-1, 1] (clipped; NaN -> 0) to uint8 0..255."""
+    v = np.nan_to_num(np.clip(v, -1.0, 1.0), nan=0.0)
+    return np.round((v + 1.0) * 127.5).astype(np.uint8)
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+class Session:
+    """One playground session: configuration, data, network, training thread, frames."""
+
+    def __init__(self, sid: str, config: dict[str, Any] | None = None) -> None:
+        self.id = sid
+        self.lock = threading.RLock()
+        self.upload: dict[str, Any] | None = None
+        self.config = validate_config(config)
+        if self.config["dataset"] == "upload":
+            raise ParamError("dataset 'upload' needs an uploaded CSV; create the session with "
+                             "another data set, then POST the CSV to /api/sessions/{id}/upload")
+        self.created = self.last_seen = time.monotonic()
+        self.streams = 0
+        self.running = False
+        self.closed = False
+        self._thread: threading.Thread | None = None
+        self.seq = 0
+        self.frame_json = "{}"
+        self._build()
+
+    # ------------------------------------------------------------------ building
+    @property
+    def task(self) -> str:
+        return task_of(self.config["dataset"], self.upload["task"] if self.upload else None)
+
+    def _load_data(self) -> None:
+        c = self.config
+        if c["dataset"] == "upload":
+            from ..data import train_test_split
+            up = self.upload
+            assert up is not None  # checked by the callers
+            stratify = up["y"] if up["task"] == "classification" else None
+            train, test = train_test_split(len(up["X"]), c["test_fraction"], seed=c["seed"],
+                                           stratify=stratify)
+            if len(train) == 0 or len(test) == 0:
+                raise ParamError(f"the uploaded {len(up['X'])} points cannot be split into a "
+                                 f"non-empty train and test part with test_fraction {c['test_fraction']}")
+            X_tr, y_tr, X_te, y_te = up["X"][train], up["y"][train], up["X"][test], up["y"][test]
+            lo = np.minimum(up["X"].min(axis=0), 0.0)
+            hi = np.maximum(up["X"].max(axis=0), 0.0)
+            half = float(max(np.max(hi - lo) / 2, 1e-3)) * 1.1
+            cx, cy = (lo + hi) / 2
+            self.domain = [float(cx - half), float(cx + half), float(cy - half), float(cy + half)]
+        else:
+            from .. import data
+            ds = data.load(c["dataset"], n=c["n"], noise=c["noise"],
+                           test_fraction=c["test_fraction"], seed=c["seed"])
+            X_tr, y_tr, X_te, y_te = ds.X_train, ds.y_train, ds.X_test, ds.y_test
+            self.domain = [TOY_DOMAIN[0], TOY_DOMAIN[1], TOY_DOMAIN[0], TOY_DOMAIN[1]]
+        self.X_train, self.y_train, self.X_test, self.y_test = X_tr, y_tr, X_te, y_te
+        if self.task == "regression":
+            self.y_train = self.y_train.reshape(len(self.y_train), -1).astype(np.float32)
+            self.y_test = self.y_test.reshape(len(self.y_test), -1).astype(np.float32)
+            both = np.concatenate([self.y_train.ravel(), self.y_test.ravel()])
+            self.y_scale = float(max(1.0, np.abs(both).max()))
+        else:
+            self.y_scale = 1.0
+
+    def _targets(self, y: np.ndarray) -> np.ndarray:
+        """What the loss compares the output with: labels (ce), one-hot (mse), values."""
+        if self.task == "regression":
+            return y
+        if self.config["loss"] == "ce":
+            return y
+        return np.eye(2, dtype=np.float32)[y]
+
+    def _build(self) -> None:
+        """(Re)build data, network, loss and optimizer from the configuration; epoch 0."""
+        c = self.config
+        self._load_data()
+        names = c["features"]
+        self.F_train = features(self.X_train, names)
+        self.F_test = features(self.X_test, names)
+        self.T_train = self._targets(self.y_train)
+        self.T_test = self._targets(self.y_test)
+        seed = c["seed"]
+        init_rng = np.random.default_rng([seed, 1])
+        self.rng = np.random.default_rng([seed, 2])
+        act_cls = L.ACTIVATIONS[c["activation"]]
+        layers: list[L.Layer] = []
+        self.act_index: list[int] = []
+        n_in = len(names)
+        for width in c["hidden"]:
+            layers.append(L.Linear(n_in, width, init="xavier", rng=init_rng))
+            layers.append(act_cls(rng=self.rng) if act_cls is L.RReLU else act_cls())
+            self.act_index.append(len(layers) - 1)
+            if c["dropout"] > 0:
+                layers.append(L.Dropout(c["dropout"], rng=self.rng))
+            n_in = width
+        n_out = 1 if self.task == "regression" else 2
+        layers.append(L.Linear(n_in, n_out, init="xavier", rng=init_rng))
+        self.model = Sequential(layers, metadata={})
+        self.loss = losses.SoftmaxCrossEntropy() if c["loss"] == "ce" else losses.EuclideanLoss()
+        self._build_optimizer()
+        self.epoch = 0
+        self.history: list[list[float | None]] = []
+        self.status = "paused" if not self.running else "running"
+        self.error: str | None = None
+        self._grid_cache = None
+        self._publish()
+
+    def _build_optimizer(self) -> None:
+        from .. import optim
+        c = self.config
+        l2 = c["reg_rate"] if c["regularization"] == "l2" else 0.0
+        params = self.model.parameters()
+        if c["optimizer"] == "adam":
+            self.optimizer = optim.Adam(params, lr=c["lr"], weight_decay=l2)
+        elif c["optimizer"] == "sgd":
+            self.optimizer = optim.SGD(params, lr=c["lr"], weight_decay=l2)
+        else:
+            if c["momentum"] <= 0:
+                raise ParamError(f"optimizer {c['optimizer']!r} needs momentum > 0, got {c['momentum']:g}")
+            self.optimizer = optim.SGD(params, lr=c["lr"], momentum=c["momentum"],
+                                       nesterov=c["optimizer"] == "nesterov", weight_decay=l2)
+
+    # ------------------------------------------------------------------ controls
+    def touch(self) -> None:
+        self.last_seen = time.monotonic()
+
+    def update_config(self, update: dict[str, Any]) -> bool:
+        """Apply a partial configuration; returns True when the network was rebuilt."""
+        with self.lock:
+            upload_task = self.upload["task"] if self.upload else None
+            new = validate_config(update, self.config, upload_task=upload_task)
+            if new["dataset"] == "upload" and self.upload is None:
+                raise ParamError("dataset 'upload': upload a CSV file of x1,x2,label rows first")
+            changed = {k for k in new if new[k] != self.config[k]}
+            old = self.config
+            self.config = new
+            try:
+                if changed & RESET_KEYS:
+                    self._build()
+                    return True
+                if changed:
+                    self._build_optimizer()
+                    self._publish()
+                return False
+            except FfnnError:
+                self.config = old
+                self._build()
+                raise
+
+    def set_upload(self, text: str, filename: str | None = None) -> None:
+        """Use an uploaded CSV (x1,x2,label) as the data set; rebuilds the network."""
+        X, y, task, class_names = parse_csv(text)
+        with self.lock:
+            old_upload, old_config = self.upload, self.config
+            self.upload = {"X": X, "y": y, "task": task, "class_names": class_names,
+                           "name": _safe_name(filename)}
+            try:
+                update = {"dataset": "upload"}
+                if task == "regression" and self.config["loss"] == "ce":
+                    update["loss"] = "mse"
+                self.config = validate_config(update, self.config, upload_task=task)
+                self._build()
+            except FfnnError:
+                self.upload, self.config = old_upload, old_config
+                self._build()
+                raise
+
+    def play(self) -> None:
+        with self.lock:
+            if self.status == "diverged":
+                raise ParamError("training diverged; press reset (or change a setting) first")
+            self.running = True
+            self.status = "running"
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"ffnn-playground-{self.id}",
+                                                daemon=True)
+                self._thread.start()
+            self._publish()
+
+    def pause(self) -> None:
+        with self.lock:
+            self.running = False
+            if self.status == "running":
+                self.status = "paused"
+            self._publish()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.running = False
+            self._build()
+
+    def step(self) -> None:
+        """Pause and train exactly one epoch."""
+        with self.lock:
+            self.running = False
+            if self.status == "diverged":
+                raise ParamError("training diverged; press reset (or change a setting) first")
+            self.status = "paused"
+            self._train_epoch()
+            self._publish()
+
+    def close(self) -> None:
+        with self.lock:
+            self.running = False
+            self.closed = True
+
+    # ------------------------------------------------------------------ training
+    def _run(self) -> None:
+        while True:
+            with self.lock:
+                idle = time.monotonic() - self.last_seen > ABANDON_AFTER and self.streams == 0
+                if not self.running or self.closed or idle:
+                    self.running = False
+                    if self.status == "running":
+                        self.status = "paused"
+                        self._publish()
+                    self._thread = None
+                    return
+                t0 = time.monotonic()
+                for _ in range(MAX_EPOCHS_PER_FRAME):
+                    self._train_epoch()
+                    if self.status == "diverged" or time.monotonic() - t0 > TRAIN_BUDGET:
+                        break
+                if self.status == "diverged":
+                    self.running = False
+                self._publish()
+            time.sleep(max(0.005, FRAME_INTERVAL - (time.monotonic() - t0)))
+
+    def _diverged(self, what: str) -> None:
+        self.status = "diverged"
+        self.running = False
+        self.error = (f"training diverged in epoch {self.epoch + 1}: {what} "
+                      f"(learning rate {self.config['lr']:g}). Lower the learning rate and reset.")
+
+    def _train_epoch(self) -> None:
+        """One pass over the training set in minibatches (the caller holds the lock)."""
+        c = self.config
+        n = len(self.F_train)
+        order = self.rng.permutation(n)
+        bs = min(c["batch_size"], n)
+        l1 = c["reg_rate"] if c["regularization"] == "l1" and c["reg_rate"] > 0 else 0.0
+        decayed = [p for p in self.model.parameters() if p.decay] if l1 else []
+        model, loss, opt = self.model, self.loss, self.optimizer
+        model.train()
+        with np.errstate(all="ignore"):
+            for start in range(0, n, bs):
+                idx = order[start:start + bs]
+                out = model._forward(self.F_train[idx])
+                value = loss.forward(out, self.T_train[idx])
+                if not math.isfinite(value):
+                    self._diverged(f"the training loss became {value}")
+                    return
+                model._backward(loss.backward(), input_grad=False)
+                for p in decayed:
+                    p.grad += l1 * np.sign(p.value)
+                opt.step()
+            for p in model.parameters():
+                if not np.isfinite(p.value).all():
+                    self._diverged(f"a {p.name} became non-finite")
+                    return
+        self.epoch += 1
+
+    # ------------------------------------------------------------------ evaluation
+    def _evaluate(self, F: np.ndarray, T: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
+        out = self.model._forward(F)
+        value = _finite(self.loss.forward(out, T))
+        acc = None
+        if self.task == "classification":
+            acc = float(np.mean(np.argmax(out, axis=1) == y))
+        return value, acc
+
+    def _grid(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Grid features (GRID*GRID, d), sub-grid indices for neuron maps, neuron resolution."""
+        if self._grid_cache is None:
+            x0, x1, y0, y1 = self.domain
+            step_x, step_y = (x1 - x0) / GRID, (y1 - y0) / GRID
+            xs = x0 + step_x * (np.arange(GRID) + 0.5)
+            ys = y1 - step_y * (np.arange(GRID) + 0.5)     # row 0 at the top
+            P = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+            n_neurons = max(1, sum(self.config["hidden"]))
+            res = next((r for r in (25, 20, 10, 5) if n_neurons * r * r <= NEURON_BUDGET), 5)
+            k = GRID // res
+            sub = np.arange(res) * k + k // 2
+            idx = (sub[:, None] * GRID + sub[None, :]).ravel()
+            self._grid_cache = (features(P, self.config["features"]), idx, res, P)
+        F, idx, res, _ = self._grid_cache
+        return F, idx, res
+
+    def _output_value(self, out: np.ndarray) -> np.ndarray:
+        """The network output as one value in [-1, 1] per point (the heatmap colour).
+
+        Classification: ``2 p_1 - 1`` with ``p = softmax(z)`` for cross-entropy, the score
+        difference ``y_1 - y_0`` for squared error (targets one-hot). Regression: the output
+        divided by ``max(1, max|t|)``.
+        """
+        if self.task == "regression":
+            return out[:, 0] / self.y_scale
+        if self.config["loss"] == "ce":
+            z = out - out.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            return 2.0 * e[:, 1] / e.sum(axis=1) - 1.0
+        return out[:, 1] - out[:, 0]
+
+    def _publish(self) -> None:
+        """Compute a frame from the current network and make it the latest one."""
+        model = self.model
+        with np.errstate(all="ignore"):
+            model.eval()
+            try:
+                train_loss, train_acc = self._evaluate(self.F_train, self.T_train, self.y_train)
+                test_loss, test_acc = self._evaluate(self.F_test, self.T_test, self.y_test)
+                F, idx, res = self._grid()
+                x = F
+                neurons = []
+                for i, layer in enumerate(model.layers):
+                    x = layer.forward(x)
+                    if i in self.act_index:
+                        sub = x[idx]
+                        neurons.append([_b64(_quantize(sub[:, j])) for j in range(sub.shape[1])])
+                output = _b64(_quantize(self._output_value(x)))
+                weights = []
+                for layer in model.layers:
+                    if isinstance(layer, L.Linear):
+                        w = np.nan_to_num(layer.weight.value, nan=0.0, posinf=0.0, neginf=0.0)
+                        scale = float(np.abs(w).max()) or 1.0
+                        q = np.round(w / scale * 127).astype(np.int8)
+                        weights.append({"out": int(w.shape[0]), "in": int(w.shape[1]),
+                                        "scale": scale, "data": _b64(q)})
+            finally:
+                model.train()
+        point = [self.epoch, train_loss, test_loss, train_acc, test_acc]
+        if not self.history or self.history[-1][0] != self.epoch:
+            self.history.append(point)
+            if len(self.history) > HISTORY_CAP:
+                self.history = self.history[::2] + ([point] if len(self.history) % 2 == 0 else [])
+        else:
+            self.history[-1] = point
+        self.seq += 1
+        frame = {"type": "frame", "seq": self.seq, "epoch": self.epoch, "status": self.status,
+                 "error": self.error, "train_loss": train_loss, "test_loss": test_loss,
+                 "train_acc": train_acc, "test_acc": test_acc, "point": point,
+                 "output": {"res": GRID, "data": output},
+                 "neurons": {"res": res, "layers": neurons}, "weights": weights}
+        self.frame = frame
+        self.frame_json = json.dumps(frame, separators=(",", ":"))
+
+    # ------------------------------------------------------------------ views
+    def feature_maps(self) -> dict[str, Any]:
+        """Each input feature over the neuron sub-grid, scaled by its max |value|."""
+        F, idx, res = self._grid()
+        maps = {}
+        for j, name in enumerate(self.config["features"]):
+            col = F[idx, j]
+            maps[name] = _b64(_quantize(col / (np.abs(col).max() or 1.0)))
+        return {"res": res, "maps": maps}
+
+    def state(self) -> dict[str, Any]:
+        """Everything the page needs to (re)draw: configuration, data, history, frame."""
+        with self.lock:
+            up = self.upload
+            return {
+                "id": self.id, "config": self.config, "task": self.task, "epoch": self.epoch,
+                "status": self.status, "error": self.error, "domain": self.domain,
+                "y_scale": self.y_scale,
+                "train": {"x": np.round(self.X_train, 4).tolist(), "y": self._point_values(self.y_train)},
+                "test": {"x": np.round(self.X_test, 4).tolist(), "y": self._point_values(self.y_test)},
+                "upload": None if up is None else {"name": up["name"], "task": up["task"],
+                                                   "n": len(up["X"]), "class_names": up["class_names"]},
+                "history": self.history, "features": self.feature_maps(),
+                "command": self.command(), "frame": self.frame,
+                "num_parameters": self.model.num_parameters(),
+            }
+
+    def _point_values(self, y: np.ndarray) -> list[float]:
+        """Point colours in [-1, 1]: class 0 -> -1, class 1 -> +1; targets / y_scale."""
+        if self.task == "classification":
+            return (2 * y.astype(np.int64) - 1).tolist()
+        return np.round(y[:, 0] / self.y_scale, 4).tolist()
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The network output (evaluation mode) for 2-D points ``X`` (n, 2)."""
+        with self.lock, np.errstate(all="ignore"):
+            return self.model.predict(features(np.asarray(X, dtype=np.float32), self.config["features"]))
+
+    # ------------------------------------------------------------------ export
+    def command(self) -> str:
+        """The equivalent ``ffnn train`` command line."""
+        c = self.config
+        data = (self.upload["name"] if self.upload else "data.csv") if c["dataset"] == "upload" else c["dataset"]
+        args = ["ffnn", "train", "--data", data]
+        if c["dataset"] != "upload":
+            if c["n"] != DEFAULTS["n"]:
+                args += ["--n", str(c["n"])]
+            if c["noise"]:
+                args += ["--noise", f"{c['noise']:g}"]
+        args += ["--test-fraction", f"{c['test_fraction']:g}"]
+        if c["features"] != ["x1", "x2"]:
+            args += ["--features", ",".join(c["features"])]
+        args += ["--hidden", ",".join(map(str, c["hidden"])), "--activation", c["activation"],
+                 "--loss", c["loss"]]
+        opt = c["optimizer"]
+        args += ["--optimizer", "adam" if opt == "adam" else "sgd", "--lr", f"{c['lr']:g}"]
+        if opt in ("momentum", "nesterov"):
+            args += ["--momentum", f"{c['momentum']:g}"]
+        if opt == "nesterov":
+            args += ["--nesterov"]
+        args += ["--batch-size", str(c["batch_size"])]
+        if c["regularization"] == "l2" and c["reg_rate"] > 0:
+            args += ["--weight-decay", f"{c['reg_rate']:g}"]
+        if c["regularization"] == "l1" and c["reg_rate"] > 0:
+            args += ["--l1", f"{c['reg_rate']:g}"]
+        if c["dropout"] > 0:
+            args += ["--dropout", f"{c['dropout']:g}"]
+        args += ["--seed", str(c["seed"]), "--epochs", str(max(self.epoch, 1))]
+        return " ".join(shlex.quote(a) for a in args)
+
+    def export_bytes(self) -> bytes:
+        """The trained network as an ffnn model file (``ffnn.save`` format)."""
+        from ..serialize import clone, save
+        with self.lock:
+            model = clone(self.model)
+            up = self.upload if self.config["dataset"] == "upload" else None
+            classes = (up["class_names"] if up else ["0", "1"]) if self.task == "classification" else None
+            model.metadata = {
+                "source": "ffnn playground", "task": self.task, "features": self.config["features"],
+                "input": "2-D points (x1, x2); the network input is the listed features of them",
+                "n_classes": 2 if self.task == "classification" else None, "class_names": classes,
+                "output": ("logits" if self.config["loss"] == "ce" else "scores")
+                if self.task == "classification" else "value",
+                "epoch": self.epoch, "config": self.config, "command": self.command(),
+            }
+        fd, path = tempfile.mkstemp(suffix=".ffnn")
+        os.close(fd)
+        try:
+            save(model, path)
+            with open(path, "rb") as f:
+                return f.read()
+        finally:
+            os.unlink(path)
+
+
+def _safe_name(filename: str | None) -> str:
+    name = os.path.basename(filename or "") or "data.csv"
+    name = "".join(ch for ch in name if ch.isalnum() or ch in "._-")[:80] or "data.csv"
+    return name if name.lower().endswith(".csv") else name + ".csv"
+
+
+class SessionManager:
+    """The live sessions: at most ``max_sessions``, each expiring after ``idle_timeout`` s.
+
+    When full, expired sessions go first, then the least recently used one without an open
+    stream; if every session is streaming, creating another is refused.
+    """
+
+    def __init__(self, max_sessions: int = 16, idle_timeout: float = 900.0) -> None:
+        self.max_sessions = max_sessions
+        self.idle_timeout = idle_timeout
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def expire(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for sid, s in list(self._sessions.items()):
+                if s.streams == 0 and now - s.last_seen > self.idle_timeout:
+                    s.close()
+                    del self._sessions[sid]
+
+    def create(self, config: dict[str, Any] | None = None) -> Session:
+        self.expire()
+        session = Session(secrets.token_urlsafe(12), config)
+        with self._lock:
+            if len(self._sessions) >= self.max_sessions:
+                idle = [s for s in self._sessions.values() if s.streams == 0]
+                if not idle:
+                    session.close()
+                    raise ParamError(f"too many playground sessions open (at most "
+                                     f"{self.max_sessions}); close a tab and try again")
+                victim = min(idle, key=lambda s: s.last_seen)
+                victim.close()
+                del self._sessions[victim.id]
+            self._sessions[session.id] = session
+        return session
+
+    def get(self, sid: str) -> Session:
+        session = self._sessions.get(sid)
+        if session is None or session.closed:
+            raise SessionNotFound(sid)
+        session.touch()
+        return session
+
+    def delete(self, sid: str) -> None:
+        with self._lock:
+            session = self._sessions.pop(sid, None)
+        if session is None:
+            raise SessionNotFound(sid)
+        session.close()
+
+    def close_all(self) -> None:
+        with self._lock:
+            for s in self._sessions.values():
+                s.close()
+            self._sessions.clear()
