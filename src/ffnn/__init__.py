@@ -19,6 +19,7 @@ from typing import Any
 from . import init, layers, losses
 from .errors import (ConfigError, DataError, FfnnError, LabelError, ModelFileError, ShapeError,
                      TrainingDivergedError)
+from .builder import mlp
 from .gradcheck import GradcheckReport, gradcheck
 from .model import Sequential
 from .parameter import Parameter
@@ -27,8 +28,8 @@ from .serialize import load, save
 __version__ = "0.1.0"
 
 __all__ = [
-    "__version__", "Parameter", "Sequential", "gradcheck", "GradcheckReport", "save", "load",
-    "fit", "History", "Callback", "EarlyStopping",
+    "__version__", "Parameter", "Sequential", "mlp", "gradcheck", "GradcheckReport", "save", "load",
+    "fit", "evaluate", "History", "Callback", "EarlyStopping",
     "FfnnError", "ShapeError", "LabelError", "DataError", "ModelFileError", "ConfigError",
     "TrainingDivergedError",
     "layers", "losses", "init", "optim", "schedules", "data", "metrics", "linear_models",
@@ -36,7 +37,8 @@ __all__ = [
 ]
 
 # Imported on first use so that `import ffnn` loads NumPy and the core only.
-_LAZY_ATTRIBUTES = {"fit": "train", "History": "train", "Callback": "train", "EarlyStopping": "train"}
+_LAZY_ATTRIBUTES = {"fit": "train", "evaluate": "train", "History": "train", "Callback": "train",
+                    "EarlyStopping": "train"}
 _LAZY_MODULES = {"optim", "schedules", "data", "metrics", "linear_models", "estimators", "experiments",
                  "plots", "cli", "train"}
 

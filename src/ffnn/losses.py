@@ -134,8 +134,8 @@ class SoftmaxCrossEntropy(Loss):
     --------
     >>> import numpy as np
     >>> loss = SoftmaxCrossEntropy()
-    >>> round(loss.forward(np.zeros((2, 4)), np.array([0, 3])), 6) == round(np.log(4), 6)
-    True
+    >>> loss.forward(np.zeros((2, 4)), np.array([0, 3]))   # uniform over 4 classes: log 4
+    1.386294...
     """
 
     def forward(self, output: Array, target: Any) -> float:

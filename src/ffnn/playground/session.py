@@ -408,14 +408,15 @@ class Session:
                 self.history = self.history[::2] + ([point] if len(self.history) % 2 == 0 else [])
         else:
             self.history[-1] = point
-        self.seq += 1
-        frame = {"type": "frame", "seq": self.seq, "epoch": self.epoch, "status": self.status,
+        seq = self.seq + 1
+        frame = {"type": "frame", "seq": seq, "epoch": self.epoch, "status": self.status,
                  "error": self.error, "train_loss": train_loss, "test_loss": test_loss,
                  "train_acc": train_acc, "test_acc": test_acc, "point": point,
                  "output": {"res": GRID, "data": output},
                  "neurons": {"res": res, "layers": neurons}, "weights": weights}
         self.frame = frame
         self.frame_json = json.dumps(frame, separators=(",", ":"))
+        self.seq = seq  # last: a stream that sees the new seq reads the new frame
 
     # ------------------------------------------------------------------ views
     def feature_maps(self) -> dict[str, Any]:

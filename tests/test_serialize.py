@@ -1,0 +1,378 @@
+"""save/load: round trips, exact path, atomic writes, and rejection of every kind of bad file."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ffnn
+from ffnn import layers
+from ffnn.errors import FfnnError, ModelFileError
+from ffnn.serialize import FORMAT_VERSION
+
+
+def every_layer_model(dtype):
+    """One network holding every registered layer type, with non-default parameter values."""
+    model = ffnn.Sequential([
+        layers.Linear(4, 5, rng=0, dtype=dtype), layers.Sigmoid(),
+        layers.Linear(5, 5, init="he", rng=1, dtype=dtype), layers.Tanh(), layers.ReLU(),
+        layers.LeakyReLU(0.2), layers.PReLU(dtype=dtype), layers.PReLU(num_parameters=5, init=0.1, dtype=dtype),
+        layers.RReLU(0.05, 0.25, rng=0), layers.ELU(0.5), layers.Softplus(), layers.Softsign(),
+        layers.Identity(), layers.Dropout(0.2, rng=0),
+        layers.Linear(5, 3, bias=False, init="xavier_normal", rng=2, dtype=dtype), layers.Softmax(),
+    ])
+    gen = np.random.default_rng(3)
+    for p in model.parameters():  # so that values, not constructor defaults, must round-trip
+        p.value[...] = gen.standard_normal(p.value.shape).astype(dtype) * 0.5
+    return model
+
+
+def test_every_layer_type_is_in_the_round_trip_model():
+    assert {type(layer).__name__ for layer in every_layer_model(np.float32)} == set(layers.LAYERS)
+
+
+def test_round_trip_every_layer(dtype, tmp_path):
+    model = every_layer_model(dtype).eval()
+    X = np.random.default_rng(0).standard_normal((6, 4)).astype(dtype)
+    path = tmp_path / "net.ffnn"
+    assert ffnn.save(model, path) == path
+    loaded = ffnn.load(path)
+    assert [type(a) for a in loaded] == [type(b) for b in model]
+    assert [a.config() for a in loaded] == [b.config() for b in model]
+    assert [n for n, _ in loaded.named_parameters()] == [n for n, _ in model.named_parameters()]
+    for (name, p), (_, q) in zip(model.named_parameters(), loaded.named_parameters()):
+        assert q.value.dtype == dtype, name
+        np.testing.assert_array_equal(q.value, p.value, err_msg=name)
+        assert q.decay == p.decay
+    loaded.eval()
+    np.testing.assert_array_equal(loaded.forward(X), model.forward(X))
+    assert loaded.dtype == dtype
+
+
+def test_metadata_round_trip(tmp_path):
+    meta = {"classes": ["cat", "dog"], "scale": 0.5, "mean": [1.0, 2.5], "nested": {"n": 3, "ok": True},
+            "note": "ünïcødé", "none": None}
+    model = ffnn.Sequential([layers.Linear(2, 2, rng=0)], metadata=meta)
+    ffnn.save(model, tmp_path / "m")
+    assert ffnn.load(tmp_path / "m").metadata == meta
+
+
+@pytest.mark.parametrize("name", ["model", "model.bin", "model.npz", "weird name.ffnn"])
+@pytest.mark.parametrize("as_str", [True, False], ids=["str", "PathLike"])
+def test_file_written_exactly_at_the_given_path(tmp_path, name, as_str):
+    path = tmp_path / name
+    model = ffnn.Sequential([layers.Linear(2, 2, rng=0)])
+    ffnn.save(model, str(path) if as_str else path)
+    assert sorted(os.listdir(tmp_path)) == [name]  # no suffix added, no temporary file left
+    ffnn.load(str(path) if as_str else path)
+
+
+def test_save_in_current_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ffnn.save(ffnn.Sequential([layers.Linear(2, 2, rng=0)]), "plain")
+    assert os.listdir(".") == ["plain"]
+
+
+def test_overwrite_replaces_the_file(tmp_path):
+    path = tmp_path / "m"
+    ffnn.save(ffnn.Sequential([layers.Linear(2, 2, rng=0)]), path)
+    ffnn.save(ffnn.Sequential([layers.Linear(2, 3, rng=0)]), path)
+    assert ffnn.load(path)[0].out_features == 3
+    assert os.listdir(tmp_path) == ["m"]
+
+
+# ----------------------------------------------------------------------------- atomic writes
+def _saved(tmp_path, name="m"):
+    model = ffnn.Sequential([layers.Linear(3, 2, rng=0), layers.Tanh()])
+    path = tmp_path / name
+    ffnn.save(model, path)
+    return model, path
+
+
+def test_failed_save_non_serializable_metadata_keeps_old_file(tmp_path):
+    model, path = _saved(tmp_path)
+    before = path.read_bytes()
+    bad = ffnn.Sequential([layers.Linear(3, 2, rng=5)], metadata={"f": object()})
+    with pytest.raises(ModelFileError, match="JSON"):
+        ffnn.save(bad, path)
+    assert path.read_bytes() == before
+    np.testing.assert_array_equal(ffnn.load(path)[0].weight.value, model[0].weight.value)
+    assert os.listdir(tmp_path) == ["m"]
+
+
+def test_failed_write_leaves_no_temp_file_and_old_file_intact(tmp_path, monkeypatch):
+    model, path = _saved(tmp_path)
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="simulated"):
+        ffnn.save(ffnn.Sequential([layers.Linear(3, 2, rng=9)]), path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["m"]
+    assert path.read_bytes() == before
+    ffnn.load(path)
+
+
+def test_save_rejects_non_models(tmp_path):
+    with pytest.raises(ModelFileError):
+        ffnn.save(layers.Linear(2, 2), tmp_path / "x")
+    assert not os.listdir(tmp_path)
+
+
+# ----------------------------------------------------------------------------- bad files
+def _read(path):
+    with np.load(path, allow_pickle=False) as archive:
+        contents = {k: archive[k] for k in archive.files}
+    header = json.loads(contents.pop("__ffnn__").tobytes().decode("utf-8"))
+    return header, contents
+
+
+def _write(path, header, arrays, raw_header=None):
+    head = raw_header if raw_header is not None else json.dumps(header).encode("utf-8")
+    np.savez(path, __ffnn__=np.frombuffer(head, dtype=np.uint8), **arrays)
+    path = Path(path)
+    if path.suffix != ".npz":  # np.savez appends .npz to names without it
+        os.replace(str(path) + ".npz", path)
+
+
+def _sha(a):
+    import hashlib
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def _mutate(tmp_path, fn):
+    """Save a small model, let fn(header, arrays) tamper with it, rewrite the file."""
+    _, path = _saved(tmp_path)
+    header, arrays = _read(path)
+    fn(header, arrays)
+    _write(path, header, arrays)
+    return path
+
+
+def _expect_model_file_error(path, *match):
+    with pytest.raises(ModelFileError) as info:
+        ffnn.load(path)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, FfnnError)
+    for m in match:
+        assert m in str(info.value), f"{m!r} not in {str(info.value)!r}"
+    return info.value
+
+
+def _unknown_type(h, a):
+    h["layers"][1]["type"] = "Evil"
+
+
+def _os_system_type(h, a):
+    h["layers"][1]["type"] = "os.system"
+
+
+def _version(h, a):
+    h["version"] = FORMAT_VERSION + 1
+
+
+def _format(h, a):
+    h["format"] = "keras"
+
+
+def _tamper(h, a):
+    a["0.weight"] = a["0.weight"].copy()
+    a["0.weight"][0, 0] += 1.0
+
+
+def _shape(h, a):
+    a["0.weight"] = np.zeros((3, 2), np.float32)
+    h["layers"][0]["params"]["weight"]["sha256"] = _sha(a["0.weight"])
+    h["layers"][0]["params"]["weight"]["shape"] = [3, 2]
+
+
+def _dtype(h, a):
+    a["0.weight"] = a["0.weight"].astype(np.float64)
+    h["layers"][0]["params"]["weight"]["sha256"] = _sha(a["0.weight"])
+
+
+def _extra(h, a):
+    a["extra"] = np.zeros(3)
+
+
+def _missing(h, a):
+    del a["0.bias"]
+
+
+def _bad_config(h, a):
+    h["layers"][0]["config"]["in_features"] = "three"
+
+
+def _unknown_kwarg(h, a):
+    h["layers"][1]["config"]["evil"] = 1
+
+
+def _no_params_entry(h, a):
+    del h["layers"][0]["params"]["bias"]
+
+
+def _layers_not_list(h, a):
+    h["layers"] = {"0": "Linear"}
+
+
+def _metadata_not_dict(h, a):
+    h["metadata"] = [1, 2]
+
+
+def _sizes_do_not_fit(h, a):
+    h["layers"].append({"type": "Linear", "config": {"in_features": 7, "out_features": 1, "bias": False,
+                                                     "init": "zeros", "dtype": "float32"},
+                        "params": {"weight": {"key": "2.weight", "shape": [1, 7], "dtype": "float32",
+                                              "sha256": _sha(np.zeros((1, 7), np.float32))}}})
+    a["2.weight"] = np.zeros((1, 7), np.float32)
+
+
+def _unhashable_key(h, a):
+    h["layers"][0]["params"]["weight"]["key"] = ["0.weight"]
+
+
+def _entry_not_dict(h, a):
+    h["layers"][0]["params"]["weight"] = "0.weight"
+
+
+TAMPERINGS = [
+    pytest.param(_unknown_type, ("Evil",), id="unknown-layer-type"),
+    pytest.param(_os_system_type, ("os.system",), id="dotted-callable-as-type"),
+    pytest.param(_version, (str(FORMAT_VERSION + 1),), id="wrong-version"),
+    pytest.param(_format, ("keras",), id="wrong-format-name"),
+    pytest.param(_tamper, ("SHA-256",), id="tampered-array"),
+    pytest.param(_shape, ("(3, 2)",), id="shape-mismatch"),
+    pytest.param(_dtype, ("float64",), id="dtype-mismatch"),
+    pytest.param(_extra, ("extra",), id="extra-array"),
+    pytest.param(_missing, ("0.bias",), id="missing-array"),
+    pytest.param(_bad_config, ("three",), id="bad-layer-config"),
+    pytest.param(_unknown_kwarg, ("evil",), id="unknown-config-key"),
+    pytest.param(_no_params_entry, ("bias",), id="parameter-not-listed"),
+    pytest.param(_layers_not_list, (), id="layers-not-a-list"),
+    pytest.param(_metadata_not_dict, ("metadata",), id="metadata-not-object"),
+    pytest.param(_sizes_do_not_fit, (), id="layers-do-not-fit"),
+    pytest.param(_unhashable_key, (), id="array-key-not-a-string"),
+    pytest.param(_entry_not_dict, (), id="param-entry-not-object"),
+]
+
+
+@pytest.mark.parametrize("tamper, match", TAMPERINGS)
+def test_tampered_header_or_arrays_rejected(tmp_path, tamper, match):
+    path = _mutate(tmp_path, tamper)
+    _expect_model_file_error(path, *match)
+
+
+def test_random_bytes_rejected(tmp_path):
+    path = tmp_path / "random"
+    path.write_bytes(np.random.default_rng(0).bytes(2000))
+    _expect_model_file_error(path)
+
+
+def test_empty_file_rejected(tmp_path):
+    path = tmp_path / "empty"
+    path.write_bytes(b"")
+    _expect_model_file_error(path)
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.5, 0.9, 0.99])
+def test_truncated_file_rejected(tmp_path, fraction):
+    _, path = _saved(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * fraction)])
+    _expect_model_file_error(path)
+
+
+def test_zip_without_header_rejected(tmp_path):
+    path = tmp_path / "plain.npz"
+    np.savez(path, weight=np.zeros((2, 2)))
+    _expect_model_file_error(path, "__ffnn__")
+
+
+def test_zip_that_is_not_npz_rejected(tmp_path):
+    path = tmp_path / "text.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("__ffnn__.npy", b"not an array")
+    _expect_model_file_error(path)
+
+
+def test_header_not_json_rejected(tmp_path):
+    _, path = _saved(tmp_path)
+    _, arrays = _read(path)
+    _write(path, None, arrays, raw_header=b"\xff\xfe{not json")
+    _expect_model_file_error(path)
+
+
+def test_npy_file_instead_of_npz_rejected(tmp_path):
+    """np.load returns a bare ndarray for .npy content; that must not escape as TypeError."""
+    path = tmp_path / "array.npy"
+    np.save(path, np.arange(3.0))
+    _expect_model_file_error(path)
+
+
+def test_missing_file_and_directory_rejected(tmp_path):
+    _expect_model_file_error(tmp_path / "nope", "nope")
+    _expect_model_file_error(tmp_path)
+
+
+class _Trap:
+    """Unpickling this object creates a marker file: proof that a loader ran pickle."""
+
+    marker = ""
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _object_array(marker):
+    trap = _Trap()
+    trap.marker = str(marker)
+    arr = np.empty(1, dtype=object)
+    arr[0] = trap
+    return arr
+
+
+def test_object_array_rejected_without_unpickling(tmp_path):
+    _, path = _saved(tmp_path)
+    header, arrays = _read(path)
+    marker = tmp_path / "PWNED"
+    arrays["evil"] = _object_array(marker)
+    _write(path, header, arrays)
+    _expect_model_file_error(path)
+    assert not marker.exists(), "ffnn.load unpickled an object array"
+
+
+def test_object_array_as_parameter_rejected_without_unpickling(tmp_path):
+    _, path = _saved(tmp_path)
+    header, arrays = _read(path)
+    marker = tmp_path / "PWNED"
+    arrays["0.weight"] = _object_array(marker)
+    _write(path, header, arrays)
+    _expect_model_file_error(path)
+    assert not marker.exists()
+
+
+def test_object_header_rejected_without_unpickling(tmp_path):
+    path = tmp_path / "m.npz"
+    marker = tmp_path / "PWNED"
+    np.savez(path, __ffnn__=_object_array(marker))
+    _expect_model_file_error(path)
+    assert not marker.exists()
+
+
+def test_plain_pickle_file_rejected_without_unpickling(tmp_path):
+    import pickle
+
+    marker = tmp_path / "PWNED"
+    trap = _Trap()
+    trap.marker = str(marker)
+    path = tmp_path / "m.pkl"
+    path.write_bytes(pickle.dumps(trap))
+    _expect_model_file_error(path)
+    assert not marker.exists()
