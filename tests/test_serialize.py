@@ -302,6 +302,18 @@ def test_zip_that_is_not_npz_rejected(tmp_path):
     _expect_model_file_error(path)
 
 
+def test_zip_member_that_is_not_npy_rejected(tmp_path):
+    """np.load hands back raw bytes for a member without the .npy magic."""
+    _, path = _saved(tmp_path)
+    with zipfile.ZipFile(path) as src:
+        members = {name: src.read(name) for name in src.namelist()}
+    members["0.weight.npy"] = b"raw bytes, not an array"
+    with zipfile.ZipFile(path, "w") as dst:
+        for name, data in members.items():
+            dst.writestr(name, data)
+    _expect_model_file_error(path)
+
+
 def test_header_not_json_rejected(tmp_path):
     _, path = _saved(tmp_path)
     _, arrays = _read(path)

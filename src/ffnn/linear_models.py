@@ -163,7 +163,8 @@ class _BinaryLinearClassifier(_Estimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels (values from ``classes_``), shape (n_samples,)."""
-        return self.classes_[(self.decision_function(X) >= self._threshold).astype(np.intp)]
+        z = self.decision_function(X)
+        return self.classes_[(z >= self._threshold).astype(np.intp)]
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy: the fraction of samples whose predicted label equals ``y``."""
@@ -681,7 +682,8 @@ class SoftmaxRegression(_GDClassifier):
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class label for each sample."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        z = self.decision_function(X)
+        return self.classes_[np.argmax(z, axis=1)]
 
     def as_binary(self) -> tuple[np.ndarray, float]:
         """For K = 2: the equivalent logistic ``(w, b) = (w_1 - w_0, b_1 - b_0)``."""

@@ -117,8 +117,21 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 900.0):
     async def index(request):
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
+    thumbnails: dict[str, Any] = {}
+
+    def thumbs() -> dict[str, Any]:
+        if not thumbnails:
+            from .. import data
+            from .params import CLASSIFICATION_SETS, REGRESSION_SETS
+            for name in CLASSIFICATION_SETS + REGRESSION_SETS:
+                ds = data.load(name, n=160, noise=0.0, test_fraction=0.1, seed=0)
+                y = ds.y_train.reshape(len(ds.y_train), -1)[:, 0]
+                v = 2.0 * y - 1.0 if ds.task == "classification" else y
+                thumbnails[name] = {"x": ds.X_train.round(2).tolist(), "v": v.round(3).tolist()}
+        return thumbnails
+
     async def get_options(request):
-        return JSONResponse(options())
+        return JSONResponse({**options(), "thumbnails": await run_in_threadpool(thumbs)})
 
     async def create(request):
         config = await _read_json(request)
