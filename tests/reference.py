@@ -122,7 +122,9 @@ def compare_with_torch(
     _assert_close("forward output", mine, t_out.detach().numpy(), rtol, atol)
 
     # backward of the random projection sum(out * R)
-    gen = np.random.default_rng(seed)
+    # A seed sequence of its own: R must not equal a test input drawn with default_rng(seed)
+    # (R == x makes dE/dW = x^T x symmetric, and a transposed gradient would go unnoticed).
+    gen = np.random.default_rng([seed, 0x5EED])
     R = gen.standard_normal(mine.shape)
     upstream = float(R) if scalar_output else R.astype(mine.dtype)
     my_grads = ffnn_backward(upstream)

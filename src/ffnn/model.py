@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from ._typing import Array
-from ._validation import as_float_array, check_int
+from ._validation import as_float_array, check_dtype, check_int
 from .errors import ConfigError, ShapeError
 from .layers import Layer, Linear
 from .parameter import Parameter
@@ -191,10 +192,27 @@ class Sequential:
                 raise ShapeError(f"state has no array of shape {p.value.shape} for parameter {name!r}")
             p.value[...] = state[name]
 
+    def copy(self) -> "Sequential":
+        """An independent deep copy (parameters, optimizer-free state, random generators)."""
+        return copy.deepcopy(self)
+
     def astype(self, dtype: Any) -> "Sequential":
-        """A copy of the network with parameters (and computation) in ``dtype``."""
-        from .serialize import clone
-        return clone(self, dtype=dtype)
+        """A deep copy whose parameters (and so its computation) are in ``dtype``.
+
+        Works for any layer, including user-defined ones: parameters are converted, and a
+        layer's ``dtype`` attribute, if it has one, is updated.
+        """
+        dt = check_dtype(dtype)
+        clone = self.copy()
+        for layer in clone.layers:
+            if hasattr(layer, "dtype"):
+                layer.dtype = dt
+            for p in layer.parameters():
+                p.value = p.value.astype(dt)
+                p.grad = np.zeros_like(p.value)
+            if isinstance(getattr(layer, "_buffers", None), dict):
+                layer._buffers.clear()
+        return clone
 
     def __repr__(self) -> str:
         lines = ["Sequential("]

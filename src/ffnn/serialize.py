@@ -26,12 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_dtype
 from .errors import FfnnError, ModelFileError
 from .layers import LAYERS, Layer, Linear
 from .model import Sequential
 
-__all__ = ["save", "load", "clone", "FORMAT_NAME", "FORMAT_VERSION"]
+__all__ = ["save", "load", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "ffnn-model"
 FORMAT_VERSION = 1
@@ -97,7 +96,7 @@ def save(model: Sequential, path: str | os.PathLike) -> Path:
     return path
 
 
-def _build_layer(index: int, spec: Any, dtype: Any = None) -> Layer:
+def _build_layer(index: int, spec: Any) -> Layer:
     if not isinstance(spec, dict) or not isinstance(spec.get("type"), str) or not isinstance(spec.get("config"), dict):
         raise ModelFileError(f"layer {index}: expected an entry with 'type' and 'config', got {spec!r:.200}")
     name = spec["type"]
@@ -105,8 +104,6 @@ def _build_layer(index: int, spec: Any, dtype: Any = None) -> Layer:
     if cls is None:
         raise ModelFileError(f"layer {index}: unknown layer type {name!r}; known types: {', '.join(LAYERS)}")
     config = dict(spec["config"])
-    if dtype is not None and "dtype" in config:
-        config["dtype"] = check_dtype(dtype).name
     original_init = config.pop("init", None) if cls is Linear else None
     try:
         layer = cls(**config, init="zeros") if cls is Linear else cls(**config)
@@ -120,6 +117,15 @@ def _build_layer(index: int, spec: Any, dtype: Any = None) -> Layer:
 def load(path: str | os.PathLike) -> Sequential:
     """Read a model written by :func:`save`; any inconsistency raises :class:`ModelFileError`."""
     path = Path(path)
+    try:
+        return _load(path)
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, KeyError, TypeError, AttributeError, ValueError, OSError, EOFError) as exc:
+        raise ModelFileError(f"{path} is not a valid ffnn model file: {type(exc).__name__}: {exc}") from exc
+
+
+def _load(path: Path) -> Sequential:
     if not path.is_file():
         raise ModelFileError(f"model file {str(path)!r} does not exist or is not a file")
     if not zipfile.is_zipfile(path):
@@ -156,7 +162,7 @@ def load(path: str | os.PathLike) -> Sequential:
         for name, entry in entries.items():
             p = params[name]
             key = entry.get("key") if isinstance(entry, dict) else None
-            if key not in contents:
+            if not isinstance(key, str) or key not in contents:
                 raise ModelFileError(f"{path}: array {key!r} for layer {i} {name} is missing")
             arr = contents[key]
             if arr.shape != p.value.shape or arr.dtype != p.value.dtype:
@@ -177,16 +183,3 @@ def load(path: str | os.PathLike) -> Sequential:
         return Sequential(layers, metadata=metadata)
     except FfnnError as exc:
         raise ModelFileError(f"{path}: the layers do not fit together: {exc}") from exc
-
-
-def clone(model: Sequential, dtype: Any = None) -> Sequential:
-    """A deep copy of ``model`` (optionally converted to ``dtype``), built through the registry."""
-    header, _ = _describe(model)
-    layers = [_build_layer(i, spec, dtype) for i, spec in enumerate(header["layers"])]
-    for new, old in zip(layers, model.layers):
-        for p_new, p_old in zip(new.parameters(), old.parameters()):
-            p_new.value[...] = p_old.value
-        new.train(old.training)
-    copy = Sequential(layers, metadata=json.loads(json.dumps(model.metadata)))
-    copy.training = model.training
-    return copy

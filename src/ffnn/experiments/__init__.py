@@ -82,7 +82,8 @@ _LIST = [
 ]
 
 _AVAILABLE = {"xor", "softmax-limits", "weight-symmetries", "backprop-by-hand", "sgd-unbiased",
-              "momentum-rosenbrock", "perceptron-scaling", "max-likelihood"}
+              "momentum-rosenbrock", "perceptron-scaling", "max-likelihood", "vanishing-gradients",
+              "bishop-5.3"}
 
 EXPERIMENTS: dict[str, Experiment] = {name: Experiment(name, title, module)
                                       for name, title, module in _LIST if name in _AVAILABLE}

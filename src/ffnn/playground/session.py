@@ -490,9 +490,9 @@ class Session:
 
     def export_bytes(self) -> bytes:
         """The trained network as an ffnn model file (``ffnn.save`` format)."""
-        from ..serialize import clone, save
+        from ..serialize import save
         with self.lock:
-            model = clone(self.model)
+            model = self.model.copy()
             up = self.upload if self.config["dataset"] == "upload" else None
             classes = (up["class_names"] if up else ["0", "1"]) if self.task == "classification" else None
             model.metadata = {
