@@ -30,6 +30,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import numpy as np
@@ -107,11 +108,24 @@ _BY_NAME: dict[str, Initializer] = {
 NAMES = tuple(_BY_NAME)
 
 
+_GAUSSIAN_STD = re.compile(r"^gaussian(?::|\(std=)([0-9.eE+-]+)\)?$")
+
+
 def get(init: str | Initializer) -> Initializer:
-    """Return the initializer for a name in :data:`NAMES` or a callable ``f(shape, rng, dtype)``."""
+    """Return the initializer for a name in :data:`NAMES` or a callable ``f(shape, rng, dtype)``.
+
+    ``"gaussian:0.1"`` (or ``"gaussian(std=0.1)"``, the name of ``gaussian(0.1)``) selects
+    another standard deviation.
+    """
     if callable(init):
         return init
     if isinstance(init, str) and init in _BY_NAME:
         return _BY_NAME[init]
-    raise ConfigError(f"init must be one of {', '.join(map(repr, NAMES))} or a callable "
+    match = _GAUSSIAN_STD.match(init) if isinstance(init, str) else None
+    if match:
+        try:
+            return gaussian(float(match.group(1)))
+        except ValueError:
+            pass
+    raise ConfigError(f"init must be one of {', '.join(map(repr, NAMES))}, 'gaussian:STD' or a callable "
                       f"f(shape, rng, dtype); got {init!r}")

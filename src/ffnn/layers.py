@@ -27,7 +27,7 @@ import numpy as np
 from . import init as _init
 from ._typing import Array, Seed
 from ._validation import check_2d, check_dtype, check_features, check_int, check_number, make_rng
-from .errors import ShapeError
+from .errors import ConfigError, ShapeError
 from .parameter import Parameter
 
 __all__ = [
@@ -148,8 +148,8 @@ class Linear(Layer):
         self.in_features = check_int("in_features", in_features, low=1)
         self.out_features = check_int("out_features", out_features, low=1)
         self.dtype = check_dtype(dtype)
-        self.init = init if isinstance(init, str) else getattr(init, "__name__", "custom")
         initializer = _init.get(init)
+        self.init = _init_name(init)
         w = np.asarray(initializer((self.out_features, self.in_features), make_rng(rng), self.dtype))
         if w.shape != (self.out_features, self.in_features):
             raise ShapeError(f"init returned shape {w.shape}, expected {(self.out_features, self.in_features)}")
@@ -201,6 +201,19 @@ class Linear(Layer):
     def __repr__(self) -> str:
         extra = "" if self.bias is not None else ", bias=False"
         return f"Linear({self.in_features}, {self.out_features}{extra}, dtype={self.dtype.name})"
+
+
+def _init_name(init: str | _init.Initializer) -> str:
+    """A name ``ffnn.init.get`` resolves: the given name, the name of ``gaussian(std)``, or
+    "xavier" (the default) for other callables, which cannot be named."""
+    if isinstance(init, str):
+        return init
+    name = getattr(init, "__name__", "")
+    try:
+        _init.get(name)
+    except ConfigError:
+        return "xavier"
+    return name
 
 
 class _Elementwise(Layer):

@@ -36,6 +36,7 @@ import numpy as np
 from ._typing import Array, Seed
 from ._validation import as_float_array, check_int, check_labels, check_number, check_same_length, make_rng
 from .data.batches import BatchGatherer, minibatch_indices
+from .data.dataset import train_test_split
 from .errors import ConfigError, LabelError, ShapeError, TrainingDivergedError
 from .losses import BinaryCrossEntropy, CrossEntropy, Loss, SoftmaxCrossEntropy
 from .metrics import predicted_labels
@@ -261,8 +262,16 @@ def evaluate(model: Sequential, loss: Loss, X: Array, y: Any, batch_size: int = 
     return result
 
 
-def _first_non_finite(model: Sequential, xb: np.ndarray) -> str | None:
-    """Name the first layer whose output or parameter gradient is non-finite."""
+def _diagnose(model: Sequential, xb: np.ndarray, loss: Loss) -> str:
+    """Name the first layer whose parameters, output or gradient is non-finite.
+
+    When everything is finite but the loss is not, the outputs are so large that the loss
+    overflowed: name the last layer and its largest output.
+    """
+    for i, layer in enumerate(model.layers):
+        for p in layer.parameters():
+            if not np.isfinite(p.value).all():
+                return f"the {p.name} of layer {i} ({layer!r})"
     x = xb
     for i, layer in enumerate(model.layers):
         x = layer.forward(x)
@@ -270,31 +279,24 @@ def _first_non_finite(model: Sequential, xb: np.ndarray) -> str | None:
             return f"the output of layer {i} ({layer!r})"
     for i, layer in enumerate(model.layers):
         for p in layer.parameters():
-            if not np.isfinite(p.value).all():
-                return f"the {p.name} of layer {i} ({layer!r})"
             if not np.isfinite(p.grad).all():
                 return f"the {p.name} gradient of layer {i} ({layer!r})"
-    return None
+    last = len(model.layers) - 1
+    return (f"the output of layer {last} ({model.layers[last]!r}), up to {np.abs(x).max():.3g}, "
+            f"which overflows {loss!r}")
+
+
+def _all_finite(model: Sequential) -> bool:
+    return all(np.isfinite(p.value).all() for p in model.parameters())
 
 
 def _split_validation(X: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generator,
                       stratify: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    n = len(X)
-    n_val = int(round(n * fraction))
-    if n_val < 1 or n_val >= n:
-        raise ConfigError(f"validation fraction {fraction} of {n} samples leaves {n_val} held-out and "
-                          f"{n - n_val} training samples; expected at least 1 of each")
-    if stratify:
-        val_idx = []
-        for c in np.unique(y):
-            members = rng.permutation(np.flatnonzero(y == c))
-            val_idx.append(members[:int(round(len(members) * fraction))])
-        val = np.concatenate(val_idx)
-    else:
-        val = rng.permutation(n)[:n_val]
-    mask = np.zeros(n, dtype=bool)
-    mask[val] = True
-    return X[~mask], y[~mask], X[mask], y[mask]
+    train, val = train_test_split(len(X), fraction, rng, stratify=y if stratify else None)
+    if len(val) < 1 or len(train) < 1:
+        raise ConfigError(f"validation fraction {fraction} of {len(X)} samples leaves {len(val)} held-out and "
+                          f"{len(train)} training samples; expected at least 1 of each")
+    return X[train], y[train], X[val], y[val]
 
 
 def _progress_bar(enabled: bool, total: int, epoch: int, epochs: int):
@@ -314,6 +316,17 @@ def _want_progress(progress: bool | None) -> bool:
             return True
         return bool(progress) and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
     return False
+
+
+def _diverged(model: Sequential, xb: np.ndarray, loss: Loss, optimizer: Any, start_state: dict[str, np.ndarray],
+              epoch: int, batch: int, what: str) -> None:
+    """Roll back to the start of the epoch and raise :class:`TrainingDivergedError`."""
+    culprit = _diagnose(model, xb, loss)
+    model.load_state(start_state)
+    raise TrainingDivergedError(
+        f"training diverged at epoch {epoch}, batch {batch}: {what}; first to blow up: {culprit}. "
+        f"The weights were rolled back to the start of epoch {epoch}, the last state known to be finite. "
+        f"Try a smaller learning rate (it is {optimizer.lr:g}).", epoch=epoch, batch=batch, layer=culprit)
 
 
 def fit(model: Sequential, loss: Loss, optimizer: Any, X: Array, y: Any, epochs: int = 10,
@@ -391,7 +404,9 @@ def fit(model: Sequential, loss: Loss, optimizer: Any, X: Array, y: Any, epochs:
     model.train()
     for cb in callbacks:
         cb.on_train_begin()
-    with _InterruptFlag() as interrupt:
+    # Overflow is detected (non-finite loss or weights) and reported as TrainingDivergedError,
+    # so NumPy's floating-point warnings would only repeat it.
+    with _InterruptFlag() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(1, epochs + 1):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
@@ -404,14 +419,7 @@ def fit(model: Sequential, loss: Loss, optimizer: Any, X: Array, y: Any, epochs:
                 out = model._forward(xb)
                 batch_loss = loss.forward(out, yb)
                 if not math.isfinite(batch_loss):
-                    culprit = _first_non_finite(model, xb)
-                    model.load_state(start_state)
-                    raise TrainingDivergedError(
-                        f"training diverged at epoch {epoch}, batch {b}: the loss is {batch_loss}"
-                        + (f"; the first non-finite value is {culprit}" if culprit else "")
-                        + f". The weights were rolled back to the start of epoch {epoch}. "
-                        f"Try a smaller learning rate (it is {optimizer.lr:g}).",
-                        epoch=epoch, batch=b, layer=culprit)
+                    _diverged(model, xb, loss, optimizer, start_state, epoch, b, f"the loss is {batch_loss}")
                 if classification:
                     correct += _batch_correct(loss, out, yb)
                 model._backward(loss.backward(), input_grad=False)
@@ -428,6 +436,8 @@ def fit(model: Sequential, loss: Loss, optimizer: Any, X: Array, y: Any, epochs:
                     break
             if bar is not None:
                 bar.close()
+            if not _all_finite(model):
+                _diverged(model, xb, loss, optimizer, start_state, epoch, b, "a parameter is no longer finite")
             record: dict[str, float] = {"epoch": epoch, "loss": total / seen if loss.reduction == "mean" else total}
             if classification:
                 record["accuracy"] = correct / seen

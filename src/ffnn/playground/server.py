@@ -1,6 +1,6 @@
 """The playground's HTTP server: a Starlette app over :mod:`ffnn.playground.session`.
 
-Routes (every error is ``{"error": "..."}`` with status 400, 404 or 413)::
+Routes (every error is ``{"error": "..."}`` with status 400 or 404)::
 
     GET    /                                  the page
     GET    /static/{file}                     its script and style sheet
@@ -106,7 +106,7 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 900.0):
                 return error(404, f"no playground session {exc.args[0]!r} (it expired or was "
                                   "closed); reload the page to start a new one")
             except _BodyTooLarge as exc:
-                return error(413, str(exc))
+                return error(400, str(exc))
             except FfnnError as exc:
                 return error(400, str(exc))
         return endpoint

@@ -10,6 +10,8 @@ const DROPOUT_CHOICES = [0, 0.1, 0.2, 0.3, 0.4, 0.5];
 const MOMENTUM_CHOICES = [0.5, 0.8, 0.9, 0.95, 0.99];
 const DATASET_LABELS = {circle: "circle", xor: "xor", gauss: "gauss", spiral: "spiral",
   "reg-plane": "plane", "reg-gauss": "bumps"};
+const ICON_PLAY = '<svg viewBox="0 0 24 24"><path d="M8 5v14l11-7z"/></svg>';
+const ICON_PAUSE = '<svg viewBox="0 0 24 24"><path d="M6 5h4v14H6zm8 0h4v14h-4z"/></svg>';
 const CONFIG_KEYS = ["dataset", "n", "noise", "test_fraction", "seed", "features", "hidden",
   "activation", "loss", "dropout", "optimizer", "lr", "momentum", "batch_size",
   "regularization", "reg_rate"];
@@ -492,7 +494,8 @@ function onFrame(f, fromState) {
   document.querySelectorAll(".acc").forEach((el) => el.classList.toggle("hidden", app.state.task !== "classification"));
   const playing = f.status === "running";
   $("play").classList.toggle("playing", playing);
-  $("play").innerHTML = playing ? "&#x23F8;" : "&#x25B6;";
+  if (app.lastPlaying !== playing) $("play").innerHTML = playing ? ICON_PAUSE : ICON_PLAY;
+  app.lastPlaying = playing;
   $("play").setAttribute("aria-label", playing ? "pause" : "play");
   $("play").disabled = f.status === "diverged";
   $("step").disabled = f.status === "diverged";

@@ -1,0 +1,494 @@
+"""Training throughput of ffnn against PyTorch CPU and scikit-learn (issue #4).
+
+Run from the repository root (see bench/README.md)::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/throughput.py [--quick]
+        [--threads 2] [--nets A,B,C] [--json OUT] [--profile] [--no-sklearn]
+        [--skip memory,scaling,overhead]
+
+Everything is measured in one process (the memory figures in fresh subprocesses): the same
+float32 data, batch size, SGD(lr=0.01, momentum=0.9), softmax cross-entropy and initial
+weights for ffnn and PyTorch; both pinned to the same number of BLAS / intra-op threads.
+Timed: the training steps only (batch gathering included, each library's own way), after a
+warm-up, as the median of repeats interleaved ffnn / torch / gemm / sklearn, then reversed,
+with a short pause between blocks so spinning idle BLAS threads of one library do not steal
+a core from the next. Ratios are medians of the per-repeat (adjacent-block) ratios, so
+machine drift cancels; absolute samples/s drift with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common as C  # noqa: E402
+
+TARGETS_TEXT = {
+    "A128_vs_torch": "A b128: ffnn >= 2.0x PyTorch",
+    "C128_vs_torch": "C b128: ffnn >= 2.0x PyTorch",
+    "B128_vs_torch": "B b128: ffnn >= 1.05x PyTorch",
+    "B128_vs_gemm": "B b128: ffnn >= 90% of GEMM-bound",
+    "B_memory": "B peak RSS: ffnn < PyTorch",
+    "fit_overhead": "fit epoch within 15% of step loop",
+}
+
+
+# --------------------------------------------------------------------------- timing core
+def interleave(runners, n, perm_len, repeats, min_block, pause, rng, max_k=1000):
+    """Time each runner's ``fn(perm)`` in blocks interleaved A/B/C, C/B/A, ...
+
+    runners: ordered dict name -> (fn, samples_per_call). Each block repeats the call k
+    times (k per runner, calibrated after a warm-up so a block lasts >= ``min_block``).
+    Returns name -> list of seconds per sample, one per repeat (index r pairs blocks).
+    """
+    names = list(runners)
+    k = {}
+    for name in names:
+        fn, _ = runners[name]
+        fn(rng.permutation(n)[:perm_len])                      # warm-up: buffers, threads, caches
+        t = C.timed(fn, rng.permutation(n)[:perm_len])
+        k[name] = int(min(max_k, max(1, math.ceil(min_block / max(t, 1e-9)))))
+        time.sleep(pause)
+    per_sample = {name: [] for name in names}
+    for r in range(repeats):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            fn, samples = runners[name]
+            perms = [rng.permutation(n)[:perm_len] for _ in range(k[name])]
+            t0 = time.perf_counter()
+            for p in perms:
+                fn(p)
+            per_sample[name].append((time.perf_counter() - t0) / (k[name] * samples))
+            time.sleep(pause)
+    return per_sample
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def paired_ratio(num_sec, den_sec):
+    """median over repeats of den/num in seconds per sample = speed(num) / speed(den)."""
+    return med([d / n for n, d in zip(num_sec, den_sec)])
+
+
+# --------------------------------------------------------------------------- sections
+def check_agreement(X, y):
+    """One step of net A from the same weights: ffnn and PyTorch should agree to ~1e-6."""
+    import torch
+    net = C.NETS["A"]
+    f = C.FfnnTrainer(net, 32, X, y)
+    t = C.TorchTrainer(net, 32, X, y, ffnn_model=f.model)
+    perm = np.arange(32)
+    with torch.no_grad():
+        out_t = t.model(t.X[:32]).numpy()
+    out_f = f.model(X[:32])
+    f.epoch(perm)
+    t.epoch(perm)
+    w_f = f.model.layers[0].weight.value
+    w_t = t.model[0].weight.detach().numpy()
+    return {"forward_max_abs_diff": float(np.abs(out_f - out_t).max()),
+            "weight_after_step_max_abs_diff": float(np.abs(w_f - w_t).max())}
+
+
+def bench_nets(args, X, y, rng, results):
+    rows = []
+    have_torch = _have("torch")
+    for key in args.nets:
+        net = C.NETS[key]
+        flops = net.flops_per_sample()
+        for b in (net.batches if not args.quick else net.batches):
+            f = C.FfnnTrainer(net, b, X, y)
+            runners = {"ffnn": (f.epoch, (len(X) // b) * b)}
+            if have_torch:
+                t = C.TorchTrainer(net, b, X, y, ffnn_model=f.model)
+                runners["torch"] = (t.epoch, (len(X) // b) * b)
+            g = C.GemmOnly(net, b, X)
+            runners["gemm"] = (g.epoch, (len(X) // b) * b)
+            if args.sklearn and _have("sklearn") and (not args.quick or b == 128):
+                s = C.SklearnTrainer(net, b, X, y)
+                runners["sklearn"] = (s.epoch, len(X))
+            ps = interleave(runners, len(X), len(X), args.repeats, args.min_block, args.pause, rng)
+            row = {"net": key, "arch": "-".join(map(str, net.sizes)), "activation": net.activation,
+                   "batch": b, "flops_per_sample": flops["total"]}
+            for name, secs in ps.items():
+                row[f"{name}_samples_per_s"] = 1.0 / med(secs)
+                row[f"{name}_sec_per_sample"] = secs
+            row["gemm_gflops"] = flops["total"] * row["gemm_samples_per_s"] / 1e9
+            row["ffnn_vs_gemm"] = paired_ratio(ps["ffnn"], ps["gemm"])
+            if "torch" in ps:
+                row["ffnn_vs_torch"] = paired_ratio(ps["ffnn"], ps["torch"])
+                row["torch_vs_gemm"] = paired_ratio(ps["torch"], ps["gemm"])
+            if "sklearn" in ps:
+                row["ffnn_vs_sklearn"] = paired_ratio(ps["ffnn"], ps["sklearn"])
+            rows.append(row)
+            print(_fmt_net_row(row), flush=True)
+    results["throughput"] = rows
+
+
+def _fmt(x, spec="{:,.0f}"):
+    return "-" if x is None else spec.format(x)
+
+
+NET_HEADER = (f"{'net':<3} {'batch':>5} | {'ffnn/s':>9} {'torch/s':>9} {'sklearn/s':>9} {'GEMM-lim/s':>10}"
+              f" | {'ffnn/torch':>10} {'ffnn/GEMM':>9} {'torch/GEMM':>10} {'ffnn/skl':>8} | {'GEMM GF/s':>9}")
+
+
+def _fmt_net_row(r):
+    g = r.get
+    return (f"{r['net']:<3} {r['batch']:>5} | {_fmt(g('ffnn_samples_per_s')):>9} {_fmt(g('torch_samples_per_s')):>9}"
+            f" {_fmt(g('sklearn_samples_per_s')):>9} {_fmt(g('gemm_samples_per_s')):>10}"
+            f" | {_fmt(g('ffnn_vs_torch'), '{:.2f}x'):>10} {_fmt(g('ffnn_vs_gemm'), '{:.0%}'):>9}"
+            f" {_fmt(g('torch_vs_gemm'), '{:.0%}'):>10} {_fmt(g('ffnn_vs_sklearn'), '{:.2f}x'):>8}"
+            f" | {_fmt(g('gemm_gflops'), '{:.1f}'):>9}")
+
+
+def bench_fit_overhead(args, X, y, rng, results):
+    import ffnn
+    from ffnn import losses, optim
+    net, b = C.NETS["B"], 128
+    loop = C.FfnnTrainer(net, b, X, y)
+    model = C.build_ffnn(net)
+    loss = losses.SoftmaxCrossEntropy()
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    fit_rng = np.random.default_rng(1)
+
+    def fit_epoch(_perm):
+        ffnn.fit(model, loss, opt, X, y, epochs=1, batch_size=b, progress=False, seed=fit_rng)
+
+    ps = interleave({"loop": (loop.epoch, (len(X) // b) * b), "fit": (fit_epoch, len(X))},
+                    len(X), len(X), args.repeats, 0.0, args.pause, rng)
+    ov = med([f / l for f, l in zip(ps["fit"], ps["loop"])]) - 1.0
+    results["fit_overhead"] = {"net": "B", "batch": b, "loop_epoch_s": med(ps["loop"]) * len(X),
+                               "fit_epoch_s": med(ps["fit"]) * len(X), "overhead": ov}
+    r = results["fit_overhead"]
+    print(f"net B batch {b}: step loop {r['loop_epoch_s'] * 1e3:.1f} ms/epoch, ffnn.fit "
+          f"{r['fit_epoch_s'] * 1e3:.1f} ms/epoch -> overhead {ov:+.1%} (paired median)", flush=True)
+
+
+def bench_memory(args, results):
+    libs = ["ffnn"] + (["torch"] if _have("torch") else [])
+    mem = {}
+    for lib in libs:
+        vals = {}
+        for mode in ("baseline", "train"):
+            cmd = [sys.executable, os.path.abspath(__file__), "--_mem-child", f"{lib},{mode}",
+                   "--threads", str(args.threads), "--samples", str(args.samples),
+                   "--mem-steps", str(args.mem_steps)]
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+            if out.returncode != 0:
+                raise RuntimeError(f"memory child {lib} {mode} failed:\n{out.stderr}")
+            vals[mode] = json.loads(out.stdout.strip().splitlines()[-1])["maxrss_mb"]
+        vals["training_peak_mb"] = vals["train"] - vals["baseline"]
+        mem[lib] = vals
+        print(f"{lib:<6} baseline {vals['baseline']:7.1f} MB, after {args.mem_steps} steps "
+              f"{vals['train']:7.1f} MB -> training peak {vals['training_peak_mb']:6.1f} MB", flush=True)
+    results["memory"] = {"net": "B", "batch": 128, "steps": args.mem_steps, **mem}
+
+
+def mem_child(spec, args):
+    lib, mode = spec.split(",")
+    C.pin_threads(args.threads, torch_too=(lib == "torch"))
+    X, y = C.make_data(args.samples)
+    net, b = C.NETS["B"], 128
+    if lib == "torch":
+        import torch
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)  # noqa: F841 - part of the baseline
+    if mode == "train":
+        tr = C.FfnnTrainer(net, b, X, y) if lib == "ffnn" else C.TorchTrainer(net, b, X, y)
+        steps_per_epoch = len(X) // b
+        rng = np.random.default_rng(0)
+        done = 0
+        while done < args.mem_steps:
+            n_steps = min(steps_per_epoch, args.mem_steps - done)
+            tr.epoch(rng.permutation(len(X))[:n_steps * b])
+            done += n_steps
+    print(json.dumps({"maxrss_mb": C.peak_rss_mb()}))
+
+
+def bench_scaling(args, X, y, rng, results):
+    have_torch = _have("torch")
+    cells = []
+    for depth in (1, 2):
+        for w in args.widths:
+            cells.append((f"width {w} x{depth}", (784,) + (w,) * depth + (10,), 128))
+    for b in args.scale_batches:
+        cells.append((f"batch {b}", (784, 1024, 1024, 10), b))
+    print(f"{'cell':<16} {'arch':<20} {'batch':>5} | {'ffnn ms/ep':>10} {'torch ms/ep':>11} {'ffnn/torch':>10}"
+          f" | {'MFLOP/smp':>9} {'ffnn GF/s':>9} {'torch GF/s':>10}", flush=True)
+    rows = []
+    for label, sizes, b in cells:
+        net = C.Net(label, sizes, "relu", (b,))
+        flops = net.flops_per_sample()["total"]
+        f = C.FfnnTrainer(net, b, X, y)
+        runners = {"ffnn": f.epoch}
+        if have_torch:
+            t = C.TorchTrainer(net, b, X, y, ffnn_model=f.model)
+            runners["torch"] = t.epoch
+        # steps per block: enough for ~min_block of ffnn work, capped by the data size
+        step_t = C.timed(f.epoch, np.arange(2 * b)) / 2
+        steps = int(max(2, min(len(X) // b, math.ceil(args.min_block / max(step_t, 1e-9)))))
+        ps = interleave({k: (fn, steps * b) for k, fn in runners.items()}, len(X), steps * b,
+                        args.scale_repeats, 0.0, args.pause, rng)
+        epoch_samples = 8192
+        row = {"cell": label, "arch": "-".join(map(str, sizes)), "batch": b, "flops_per_sample": flops,
+               "ffnn_ms_per_epoch": med(ps["ffnn"]) * epoch_samples * 1e3,
+               "ffnn_gflops": flops / med(ps["ffnn"]) / 1e9}
+        if "torch" in ps:
+            row.update({"torch_ms_per_epoch": med(ps["torch"]) * epoch_samples * 1e3,
+                        "torch_gflops": flops / med(ps["torch"]) / 1e9,
+                        "ffnn_vs_torch": paired_ratio(ps["ffnn"], ps["torch"])})
+        rows.append(row)
+        g = row.get
+        print(f"{label:<16} {row['arch']:<20} {b:>5} | {g('ffnn_ms_per_epoch'):>10,.1f} "
+              f"{_fmt(g('torch_ms_per_epoch'), '{:,.1f}'):>11} {_fmt(g('ffnn_vs_torch'), '{:.2f}x'):>10}"
+              f" | {flops / 1e6:>9.2f} {g('ffnn_gflops'):>9.1f} {_fmt(g('torch_gflops'), '{:.1f}'):>10}", flush=True)
+    results["scaling"] = {"epoch_samples": 8192, "rows": rows}
+
+
+def profile_ffnn(args, X, y, results):
+    """Per-phase wall time of the ffnn step (instrumented copy of the fit inner loop)."""
+    from ffnn import layers
+    prof = {}
+    for key in args.nets:
+        net = C.NETS[key]
+        for b in net.batches:
+            f = C.FfnnTrainer(net, b, X, y)
+            model, loss, opt, gather = f.model, f.loss, f.opt, f.gather
+            L = model.layers
+            names = ([f"gather"] + [f"fwd {i} {type(l).__name__}" for i, l in enumerate(L)]
+                     + ["loss fwd", "loss bwd"]
+                     + [f"bwd {i} {type(L[i]).__name__}" for i in range(len(L) - 1, -1, -1)] + ["SGD step"])
+            acc = dict.fromkeys(names, 0.0)
+            steps = max(20, min(len(X) // b, 2000))
+            rng = np.random.default_rng(0)
+            pc = time.perf_counter
+            for rep in range(2):                       # first pass = warm-up
+                for k in acc:
+                    acc[k] = 0.0
+                perm = rng.permutation(len(X))
+                for s in range(steps):
+                    idx = perm[(s * b) % (len(X) - b + 1):][:b]
+                    t0 = pc()
+                    xb, yb = gather(idx), y[idx]
+                    t1 = pc(); acc["gather"] += t1 - t0
+                    x = xb
+                    for i, l in enumerate(L):
+                        x = l.forward(x)
+                        t2 = pc(); acc[f"fwd {i} {type(l).__name__}"] += t2 - t1; t1 = t2
+                    loss.forward(x, yb)
+                    t2 = pc(); acc["loss fwd"] += t2 - t1; t1 = t2
+                    g = loss.backward()
+                    t2 = pc(); acc["loss bwd"] += t2 - t1; t1 = t2
+                    for i in range(len(L) - 1, -1, -1):
+                        l = L[i]
+                        if i == 0 and isinstance(l, layers.Linear):
+                            l.backward(g, input_grad=False)
+                        else:
+                            g = l.backward(g)
+                        t2 = pc(); acc[f"bwd {i} {type(l).__name__}"] += t2 - t1; t1 = t2
+                    opt.step()
+                    acc["SGD step"] += pc() - t1
+            # the GEMM part of each Linear phase, timed alone with the same shapes/layouts
+            gemm = {}
+            gonly = C.GemmOnly(net, b, X)
+            ops = iter(gonly.ops)
+            lin_idx = [i for i, l in enumerate(L) if isinstance(l, layers.Linear)]
+            for k, i in enumerate(lin_idx):
+                fwd_ops = [next(ops)]
+                bwd_ops = [next(ops)] + ([next(ops)] if k > 0 else [])
+                gemm[f"fwd {i} Linear"] = _time_ops(fwd_ops)
+                gemm[f"bwd {i} Linear"] = _time_ops(bwd_ops)
+            total = sum(acc.values()) / steps
+            rows = []
+            print(f"\nnet {key} batch {b}: {total * 1e6:,.1f} us/step "
+                  f"({b / total:,.0f} samples/s instrumented)")
+            print(f"  {'phase':<16} {'us/step':>9} {'share':>6} {'of which GEMM':>14}")
+            for k in names:
+                us = acc[k] / steps * 1e6
+                gm = gemm.get(k)
+                rows.append({"phase": k, "us_per_step": us, "gemm_us": None if gm is None else gm * 1e6})
+                print(f"  {k:<16} {us:>9.1f} {us / (total * 1e6):>6.1%} "
+                      f"{'' if gm is None else f'{gm * 1e6:>9.1f} us':>14}")
+            gemm_total = sum(gemm.values())
+            print(f"  GEMMs alone: {gemm_total * 1e6:,.1f} us = {gemm_total / total:.0%} of the step; "
+                  f"everything else {(total - gemm_total) * 1e6:,.1f} us")
+            prof[f"{key}{b}"] = {"us_per_step": total * 1e6, "gemm_us": gemm_total * 1e6, "phases": rows}
+    results["profile"] = prof
+
+
+def _time_ops(ops, min_time=0.05):
+    for a, b_, out in ops:
+        np.matmul(a, b_, out=out)
+    n, t = 0, 0.0
+    t0 = time.perf_counter()
+    while t < min_time:
+        for a, b_, out in ops:
+            np.matmul(a, b_, out=out)
+        n += 1
+        t = time.perf_counter() - t0
+    return t / n
+
+
+# --------------------------------------------------------------------------- targets
+def evaluate_targets(results):
+    tp = {(r["net"], r["batch"]): r for r in results.get("throughput", [])}
+    out = {}
+
+    def put(key, value, fmt, ok):
+        out[key] = {"text": TARGETS_TEXT[key], "value": value, "shown": fmt.format(value),
+                    "status": "PASS" if ok else "MISS"}
+
+    for net, key in (("A", "A128_vs_torch"), ("C", "C128_vs_torch")):
+        r = tp.get((net, 128))
+        if r and "ffnn_vs_torch" in r:
+            put(key, r["ffnn_vs_torch"], "{:.2f}x", r["ffnn_vs_torch"] >= 2.0)
+    r = tp.get(("B", 128))
+    if r:
+        if "ffnn_vs_torch" in r:
+            put("B128_vs_torch", r["ffnn_vs_torch"], "{:.2f}x", r["ffnn_vs_torch"] >= 1.05)
+        put("B128_vs_gemm", r["ffnn_vs_gemm"], "{:.1%}", r["ffnn_vs_gemm"] >= 0.90)
+    m = results.get("memory")
+    if m and "torch" in m:
+        f_, t_ = m["ffnn"]["training_peak_mb"], m["torch"]["training_peak_mb"]
+        out["B_memory"] = {"text": TARGETS_TEXT["B_memory"], "value": [f_, t_],
+                           "shown": f"{f_:.1f} MB vs {t_:.1f} MB", "status": "PASS" if f_ < t_ else "MISS"}
+    o = results.get("fit_overhead")
+    if o:
+        put("fit_overhead", o["overhead"], "{:+.1%}", o["overhead"] <= 0.15)
+    results["targets"] = out
+    return out
+
+
+# --------------------------------------------------------------------------- main
+def _have(mod):
+    try:
+        __import__(mod)
+        return True
+    except ImportError:
+        return False
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smaller data, fewer repeats (a smoke run, ~1-2 min)")
+    p.add_argument("--threads", type=int, default=2, help="BLAS / intra-op threads for every library (default 2)")
+    p.add_argument("--nets", default="A,B,C", help="comma-separated subset of A,B,C")
+    p.add_argument("--json", metavar="OUT", help="write machine-readable results to OUT")
+    p.add_argument("--repeats", type=int, help="interleaved repeats per cell (default 5, quick 3)")
+    p.add_argument("--samples", type=int, help="training samples (default 8192, quick 2048)")
+    p.add_argument("--pause", type=float, default=0.2, help="seconds of idle between timed blocks")
+    p.add_argument("--no-sklearn", dest="sklearn", action="store_false", help="skip scikit-learn")
+    p.add_argument("--skip", default="", help="comma-separated sections to skip: memory,scaling,overhead")
+    p.add_argument("--profile", action="store_true", help="also print a per-phase profile of the ffnn step")
+    p.add_argument("--_mem-child", dest="mem_child", help=argparse.SUPPRESS)
+    p.add_argument("--mem-steps", type=int, help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    a.nets = [n.strip().upper() for n in a.nets.split(",") if n.strip()]
+    bad = [n for n in a.nets if n not in C.NETS]
+    if bad:
+        p.error(f"--nets: unknown net(s) {bad}; choose from A,B,C")
+    a.skip = {s.strip() for s in a.skip.split(",") if s.strip()}
+    a.repeats = a.repeats or (3 if a.quick else 5)
+    a.samples = a.samples or (2048 if a.quick else 8192)
+    a.mem_steps = a.mem_steps or (48 if a.quick else 192)
+    a.min_block = 0.1 if a.quick else 0.3
+    a.scale_repeats = 2 if a.quick else 3
+    a.widths = (256, 1024, 4096) if a.quick else (256, 512, 1024, 2048, 4096)
+    a.scale_batches = (16, 128, 1024) if a.quick else (16, 32, 64, 128, 256, 512, 1024)
+    return a
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.mem_child:
+        return mem_child(args.mem_child, args)
+    C.pin_threads(args.threads)
+    started = time.time()
+    info = C.machine_info()
+    results = {"command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+               "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+               "machine": info, "threads": args.threads, "samples": args.samples,
+               "repeats": args.repeats, "quick": args.quick}
+    print(f"ffnn throughput benchmark  {results['date']}")
+    print(f"machine: {info['cpu']}, {info['logical_cpus']} logical CPUs; python {info['python']}, "
+          f"numpy {info['numpy']} ({info['numpy_blas']}), torch {info.get('torch')}, sklearn {info.get('sklearn')}")
+    for pool in info["threadpools"]:
+        print("  threadpool: " + ", ".join(f"{k}={v}" for k, v in pool.items()))
+    print(f"  OpenBLAS kernel (numpy): {C.openblas_arch()}; threads pinned to {args.threads} "
+          f"(torch.get_num_threads() = {info.get('torch_threads')})")
+    set_env = {k: v for k, v in info["env"].items() if k in C.OPENBLAS_ENV}
+    if set_env:
+        print(f"  WARNING: {set_env} set in the environment; they can select a slower OpenBLAS kernel. "
+              "Run with: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/throughput.py")
+    else:
+        print("  OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: not set")
+    other = {k: v for k, v in info["env"].items() if k not in C.OPENBLAS_ENV}
+    if other:
+        print(f"  thread env: {other}")
+    try:
+        load = os.getloadavg()
+        results["loadavg_start"] = load
+        print(f"  load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+              f"(> ~0.5 means other work shares the CPUs: absolute numbers are then unreliable)")
+    except OSError:
+        pass
+    print(f"data: {args.samples} x 784 float32, 10 classes; SGD lr=0.01 momentum=0.9; "
+          f"{args.repeats} interleaved repeats, pause {args.pause}s\n")
+
+    X, y = C.make_data(args.samples)
+    rng = np.random.default_rng(1234)
+
+    if _have("torch"):
+        agree = check_agreement(X, y)
+        results["agreement"] = agree
+        print(f"ffnn vs torch, same weights: forward max |diff| {agree['forward_max_abs_diff']:.2e}, "
+              f"after one step weight max |diff| {agree['weight_after_step_max_abs_diff']:.2e}\n")
+
+    print("== Throughput (samples/s, median; ratios = paired medians; GEMM-lim = the step's GEMMs alone) ==")
+    print(NET_HEADER)
+    bench_nets(args, X, y, rng, results)
+
+    if "overhead" not in args.skip and "B" in args.nets:
+        print("\n== Loop overhead: ffnn.fit (1 epoch, progress=False) vs the bare step loop ==")
+        bench_fit_overhead(args, X, y, rng, results)
+    if "memory" not in args.skip:
+        print(f"\n== Peak memory, net B batch 128 (fresh subprocess each; ru_maxrss minus the "
+              f"baseline of interpreter + library + data) ==")
+        bench_memory(args, results)
+    if "scaling" not in args.skip:
+        print(f"\n== Scaling (ReLU, ms per {8192}-sample epoch; constant GF/s = cost linear in FLOPs) ==")
+        bench_scaling(args, X, y, rng, results)
+    if args.profile:
+        print("\n== Profile of the ffnn step (instrumented; per-phase wall time) ==")
+        profile_ffnn(args, X, y, results)
+
+    targets = evaluate_targets(results)
+    print("\n== Targets (developer's machine, 2 threads, float32) ==")
+    for t in targets.values():
+        print(f"  {t['status']:<4}  {t['text']:<36} measured {t['shown']}")
+    results["elapsed_s"] = time.time() - started
+    try:
+        results["loadavg_end"] = os.getloadavg()
+    except OSError:
+        pass
+    print(f"\nelapsed {results['elapsed_s']:.0f} s")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=1, default=str)
+        print(f"results written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
