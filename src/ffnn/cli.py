@@ -52,6 +52,8 @@ class TrainConfig:
     out: str | None = None
     n: int | None = None
     noise: float | None = None
+    test_fraction: float | None = None
+    features: str | None = None
     plots: bool = True
     progress: bool = True
 
@@ -174,7 +176,8 @@ def _load_config(path: str | None) -> dict[str, Any]:
 def _check_config_types(cfg: TrainConfig) -> None:
     from .errors import ConfigError
     expect = {"lr": float, "momentum": float, "weight_decay": float, "dropout": float, "val_fraction": float,
-              "batch_size": int, "epochs": int, "seed": int, "early_stopping": int, "n": int, "noise": float}
+              "batch_size": int, "epochs": int, "seed": int, "early_stopping": int, "n": int, "noise": float,
+              "test_fraction": float}
     for name, kind in expect.items():
         value = getattr(cfg, name)
         if value is None:
@@ -221,9 +224,33 @@ def make_loss(name: str, task: str):
     return {"ce": losses.SoftmaxCrossEntropy, "mse": losses.EuclideanLoss, "bce": losses.BinaryCrossEntropy}[name]()
 
 
+def _parse_features(text: str | None, dataset: Any) -> list[str] | None:
+    from .data.features import check_feature_names
+    from .errors import ConfigError
+    if not text:
+        return None
+    if dataset.n_features != 2:
+        raise ConfigError(f"--features applies to 2-D data, but {dataset.name!r} has {dataset.n_features} features")
+    return check_feature_names([part.strip() for part in str(text).split(",")])
+
+
+def _with_features(dataset: Any, names: list[str]) -> Any:
+    import dataclasses
+    from .data.features import plane_features
+    return dataclasses.replace(dataset, X_train=plane_features(dataset.X_train, names),
+                               X_test=plane_features(dataset.X_test, names))
+
+
 def model_predict(model: Any, X: np.ndarray) -> np.ndarray:
-    """Apply the model's stored preprocessing, then a forward pass in evaluation mode."""
+    """Apply the model's stored feature map and preprocessing, then a forward pass in evaluation mode.
+
+    ``X`` holds the raw inputs (for a model trained with ``--features``, the 2-D points).
+    """
     from .data import scaler_from_dict
+    from .data.features import plane_features
+    names = model.metadata.get("features")
+    if names:
+        X = plane_features(X, names)
     prep = model.metadata.get("preprocessing")
     if prep:
         X = scaler_from_dict(prep).transform(X)
@@ -259,10 +286,15 @@ def run_training(cfg: TrainConfig, print_fn: Any = print) -> dict[str, Any]:
     from .metrics import confusion_matrix, predicted_labels
 
     _check_config_types(cfg)
-    options = {k: v for k, v in (("n", cfg.n), ("noise", cfg.noise)) if v is not None}
+    options = {k: v for k, v in (("n", cfg.n), ("noise", cfg.noise), ("test_fraction", cfg.test_fraction))
+               if v is not None}
     if cfg.target is not None:
         options["target"] = cfg.target
     dataset = data.load(cfg.data, seed=cfg.seed, **options)
+    raw_test = dataset.X_test if cfg.features else None
+    feature_names = _parse_features(cfg.features, dataset)
+    if feature_names:
+        dataset = _with_features(dataset, feature_names)
     dtype = np.dtype(cfg.dtype)
     hidden = _parse_hidden(cfg.hidden)
     activation = _parse_activations(cfg.activation, len(hidden))
@@ -278,6 +310,8 @@ def run_training(cfg: TrainConfig, print_fn: Any = print) -> dict[str, Any]:
         "class_names": list(dataset.class_names) if dataset.class_names else None,
         "image_shape": list(dataset.image_shape) if dataset.image_shape else None,
         "preprocessing": scaler.to_dict() if scaler else None, "data": cfg.data,
+        "data_options": {**options, "seed": cfg.seed},
+        "features": feature_names,
         "n_features": dataset.n_features})
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.optimizer]
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), lr, cfg.momentum, cfg.weight_decay)
@@ -326,7 +360,7 @@ def run_training(cfg: TrainConfig, print_fn: Any = print) -> dict[str, Any]:
 
     save(model, run_dir / "model.ffnn")
     history.to_csv(run_dir / "history.csv")
-    figures = _figures(cfg, model, dataset, X_train, X_test, output, history, run_dir, print_fn)
+    figures = _figures(cfg, model, dataset, raw_test, output, history, run_dir, print_fn)
     metrics["figures"] = [f.name for f in figures]
     from .train import _write_atomic
     _write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=1, default=float))
@@ -337,7 +371,7 @@ def run_training(cfg: TrainConfig, print_fn: Any = print) -> dict[str, Any]:
     return metrics
 
 
-def _figures(cfg, model, dataset, X_train, X_test, output, history, run_dir, print_fn) -> list[Path]:
+def _figures(cfg, model, dataset, raw_test, output, history, run_dir, print_fn) -> list[Path]:
     from . import plots
     from .metrics import confusion_matrix, predicted_labels
     if not cfg.plots:
@@ -349,7 +383,9 @@ def _figures(cfg, model, dataset, X_train, X_test, output, history, run_dir, pri
     if dataset.task == "classification":
         cm = confusion_matrix(dataset.y_test, predicted_labels(output), dataset.n_classes)
         figures.append(plots.confusion_figure(cm, run_dir / "confusion.png", dataset.class_names))
-    if dataset.n_features == 2:
+    if dataset.n_features == 2 or model.metadata.get("features"):
+        points_test = raw_test if raw_test is not None else dataset.X_test
+
         def predict(grid: np.ndarray) -> np.ndarray:
             out = model_predict(model, grid.astype(np.float32))
             if dataset.task == "classification":
@@ -358,7 +394,7 @@ def _figures(cfg, model, dataset, X_train, X_test, output, history, run_dir, pri
                 e = np.exp(out - out.max(axis=1, keepdims=True))
                 return (e / e.sum(axis=1, keepdims=True))[:, 1]
             return out[:, 0]
-        figures.append(plots.decision_boundary_figure(predict, dataset.X_test, dataset.y_test,
+        figures.append(plots.decision_boundary_figure(predict, points_test, dataset.y_test,
                                                       run_dir / "decision_boundary.png", title=dataset.name))
     if dataset.image_shape is not None:
         figures.append(plots.first_layer_figure(model[0].weight.value, tuple(dataset.image_shape),
@@ -387,19 +423,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if metrics else 1
 
 
-def _load_eval_data(model: Any, name: str, target: str | None, seed: int):
-    from . import data
-    options = {"target": target} if target else {}
-    return data.load(name, seed=seed, **options)
+def _raw_features(model: Any) -> int:
+    """Number of raw input columns the model expects (2 for a model with derived plane features)."""
+    return 2 if model.metadata.get("features") else model.in_features
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from . import load
+    from . import data, load
     from .errors import DataError
     model = load(args.model)
-    dataset = _load_eval_data(model, args.data or model.metadata.get("data", "mnist-5k"), args.target, args.seed)
-    if dataset.n_features != model.in_features:
-        raise DataError(f"the model expects {model.in_features} features, data set {dataset.name!r} has {dataset.n_features}")
+    if args.data:
+        options = {"target": args.target} if args.target else {}
+        dataset = data.load(args.data, seed=args.seed, **options)
+    else:   # the data set the model was trained on, with the same options and split
+        options = dict(model.metadata.get("data_options") or {})
+        dataset = data.load(model.metadata.get("data", "mnist-5k"), **options)
+    if dataset.n_features != _raw_features(model):
+        raise DataError(f"the model expects {_raw_features(model)} features, data set {dataset.name!r} "
+                        f"has {dataset.n_features}")
     X, y = (dataset.X_test, dataset.y_test) if args.split == "test" else (dataset.X_train, dataset.y_train)
     output = model_predict(model, X)
     print(f"{args.model} on {dataset.name} ({args.split} split, {len(X):,} samples)")
@@ -426,7 +467,7 @@ def _read_inputs(path: Path, model: Any) -> np.ndarray:
         _, rows = _read_csv(path, ",")
         table = np.array(rows, dtype=np.float32)
         # a file with one column more than the model's inputs carries a target in its last column
-        return table[:, :-1] if table.shape[1] == model.in_features + 1 else table
+        return table[:, :-1] if table.shape[1] == _raw_features(model) + 1 else table
     raise DataError(f"cannot read {path}: expected a .csv, .npz or .png file")
 
 
@@ -455,8 +496,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .errors import DataError
     model = load(args.model)
     X = _read_inputs(Path(args.input), model)
-    if X.shape[1] != model.in_features:
-        raise DataError(f"{args.input}: the model expects {model.in_features} features per row, got {X.shape[1]}")
+    if X.shape[1] != _raw_features(model):
+        raise DataError(f"{args.input}: the model expects {_raw_features(model)} features per row, got {X.shape[1]}")
     out = model_predict(model, X)
     rows = []
     if model.metadata.get("task") == "classification":
@@ -574,6 +615,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--preprocess", choices=PREPROCESS, help="input scaling fitted on the training split [auto: none for images, standard otherwise]")
     t.add_argument("--n", type=int, help="number of points for generated data sets")
     t.add_argument("--noise", type=float, help="noise level for generated data sets")
+    t.add_argument("--test-fraction", type=float, help="test share for generated sets and user files")
+    t.add_argument("--features", help="derived inputs for 2-D data, e.g. x1,x2,x1^2,x2^2,x1*x2,sin(x1),sin(x2)")
     t.add_argument("--seed", type=int, help="[0]")
     t.add_argument("--out", help="run directory [runs/<timestamp>]")
     t.add_argument("--config", help="TOML file with any of these options (command-line options win)")
