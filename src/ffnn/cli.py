@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -274,8 +276,9 @@ def _report(model: Any, output: np.ndarray, y: np.ndarray, print_fn: Any = print
 
 
 def _run_dir(out: str | None) -> Path:
+    """The run directory (created when the run's files are complete); its parent is created now."""
     path = Path(out) if out else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    path.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -313,7 +316,8 @@ def run_training(cfg: TrainConfig, print_fn: Any = print) -> dict[str, Any]:
         "data_options": {**options, "seed": cfg.seed},
         "features": feature_names,
         "n_features": dataset.n_features})
-    lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.optimizer]
+    # regression targets are unbounded: a smaller default step keeps the first epochs stable
+    lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.optimizer] / (5 if dataset.task == "regression" else 1)
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), lr, cfg.momentum, cfg.weight_decay)
     schedule = make_schedule(cfg.schedule, optimizer, cfg.epochs)
     run_dir = _run_dir(cfg.out)
@@ -358,12 +362,20 @@ def run_training(cfg: TrainConfig, print_fn: Any = print) -> dict[str, Any]:
     print_fn(f"trained {history.epochs} epochs in {train_seconds:.1f}s")
     _report(model, output, dataset.y_test, print_fn)
 
-    save(model, run_dir / "model.ffnn")
-    history.to_csv(run_dir / "history.csv")
-    figures = _figures(cfg, model, dataset, raw_test, output, history, run_dir, print_fn)
-    metrics["figures"] = [f.name for f in figures]
-    from .train import _write_atomic
-    _write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=1, default=float))
+    # Everything is written to a staging directory and moved into the run directory only when
+    # all of it succeeded: a failed run never leaves a mix of new and old files.
+    stage = Path(tempfile.mkdtemp(prefix=".ffnn-run-", dir=run_dir.parent))
+    try:
+        save(model, stage / "model.ffnn")
+        history.to_csv(stage / "history.csv")
+        figures = _figures(cfg, model, dataset, raw_test, output, history, stage, print_fn)
+        metrics["figures"] = [f.name for f in figures]
+        (stage / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float), encoding="utf-8")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for item in stage.iterdir():
+            os.replace(item, run_dir / item.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     print_fn(f"wrote {run_dir}/: model.ffnn, history.csv, metrics.json"
              + (", " + ", ".join(f.name for f in figures) if figures else ""))
     key = "test_accuracy" if "test_accuracy" in metrics else "test_mse"
@@ -463,8 +475,8 @@ def _read_inputs(path: Path, model: Any) -> np.ndarray:
                 raise DataError(f"{path}: expected an array named 'X' in the .npz, found {f.files}")
             return as_float_array(f["X"], f"{path} X", dtype=np.float32).reshape(len(f["X"]), -1)
     if suffix.endswith((".csv", ".csv.gz")):
-        from .data.tabular import _read_csv
-        _, rows = _read_csv(path, ",")
+        from .data.tabular import read_table
+        _, rows = read_table(path, ",", min_columns=1)
         table = np.array(rows, dtype=np.float32)
         # a file with one column more than the model's inputs carries a target in its last column
         return table[:, :-1] if table.shape[1] == _raw_features(model) + 1 else table

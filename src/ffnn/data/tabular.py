@@ -98,7 +98,7 @@ def load_csv(path: str | os.PathLike, *, target: str | int | None = None, task: 
     """
     path = Path(path)
     try:
-        header, rows = _read_csv(path, delimiter)
+        header, rows = read_table(path, delimiter)
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except (UnicodeDecodeError, csv.Error) as exc:
@@ -111,7 +111,8 @@ def load_csv(path: str | os.PathLike, *, target: str | int | None = None, task: 
                   f"user CSV file {path}")
 
 
-def _read_csv(path: Path, delimiter: str) -> tuple[list[str] | None, list[list[float]]]:
+def read_table(path: Path, delimiter: str = ",", min_columns: int = 2) -> tuple[list[str] | None, list[list[float]]]:
+    """The header (or None) and the numeric rows of a CSV file; at least ``min_columns`` columns."""
     header, rows, width, width_line = None, [], None, 0
     with _open_text(path) as fh:
         reader = csv.reader(fh, delimiter=delimiter)
@@ -130,8 +131,9 @@ def _read_csv(path: Path, delimiter: str) -> tuple[list[str] | None, list[list[f
             rows.append([_cell(path, line, j, c, header) for j, c in enumerate(cells)])
     if not rows:
         raise DataError(f"{path}: no data rows; expected at least one line of numbers")
-    if width < 2:
-        raise DataError(f"{path}: {width} column; expected at least 2 (features and a target)")
+    if width < min_columns:
+        raise DataError(f"{path}: {width} column; expected at least {min_columns}"
+                        + (" (features and a target)" if min_columns == 2 else ""))
     return header, rows
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..data.features import PLANE_FEATURES
 
 __all__ = ["ParamError", "DEFAULTS", "LIMITS", "DATASETS", "CLASSIFICATION_SETS",
            "REGRESSION_SETS", "FEATURES", "ACTIVATION_NAMES", "OPTIMIZERS", "LOSSES",
@@ -29,16 +30,8 @@ CLASSIFICATION_SETS = ("circle", "xor", "gauss", "spiral")
 REGRESSION_SETS = ("reg-plane", "reg-gauss")
 DATASETS = CLASSIFICATION_SETS + REGRESSION_SETS + ("upload",)
 
-FEATURES: dict[str, Any] = {
-    "x1": lambda a, b: a,
-    "x2": lambda a, b: b,
-    "x1^2": lambda a, b: a * a,
-    "x2^2": lambda a, b: b * b,
-    "x1*x2": lambda a, b: a * b,
-    "sin(x1)": lambda a, b: np.sin(a),
-    "sin(x2)": lambda a, b: np.sin(b),
-}
-"""Input features computed from the 2-D point (x1, x2), in display order."""
+FEATURES = PLANE_FEATURES
+"""Input features computed from the 2-D point (x1, x2), in display order (``ffnn.data.features``)."""
 
 # Every ffnn activation under its canonical name (aliases logistic/linear left out).
 ACTIVATION_NAMES = ("relu", "tanh", "sigmoid", "leaky_relu", "prelu", "rrelu", "elu",
@@ -202,6 +195,9 @@ def validate_config(update: Any, base: dict[str, Any] | None = None, *,
     if task_of(config["dataset"], upload_task) == "regression" and config["loss"] == "ce":
         raise ParamError(f"loss 'ce' (cross-entropy) needs a classification data set; "
                          f"{config['dataset']!r} is a regression set, use loss 'mse'")
+    if config["optimizer"] in ("momentum", "nesterov") and config["momentum"] <= 0:
+        raise ParamError(f"optimizer {config['optimizer']!r} needs momentum > 0, "
+                         f"got {config['momentum']:g}")
     return config
 
 

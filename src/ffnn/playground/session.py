@@ -36,8 +36,9 @@ import numpy as np
 from .. import layers as L
 from .. import losses
 from ..errors import FfnnError
+from ..data.features import plane_features
 from ..model import Sequential
-from .params import (DEFAULTS, FEATURES, RESET_KEYS, ParamError, parse_csv, task_of,
+from .params import (DEFAULTS, RESET_KEYS, ParamError, parse_csv, task_of,
                      validate_config)
 
 __all__ = ["Session", "SessionManager", "SessionNotFound", "GRID", "features"]
@@ -56,11 +57,6 @@ class SessionNotFound(KeyError):
     """No session with that id (never created, deleted or expired)."""
 
 
-def features(X: np.ndarray, names: list[str]) -> np.ndarray:
-    """The feature matrix (n, len(names)) float32 of 2-D points ``X`` (n, 2)."""
-    a = X[:, 0].astype(np.float32)
-    b = X[:, 1].astype(np.float32)
-    return np.column_stack([FEATURES[f](a, b) for f in names]).astype(np.float32)
 
 
 def _b64(a: np.ndarray) -> str:
@@ -148,8 +144,8 @@ class Session:
         c = self.config
         self._load_data()
         names = c["features"]
-        self.F_train = features(self.X_train, names)
-        self.F_test = features(self.X_test, names)
+        self.F_train = plane_features(self.X_train, names)
+        self.F_test = plane_features(self.X_test, names)
         self.T_train = self._targets(self.y_train)
         self.T_test = self._targets(self.y_test)
         seed = c["seed"]
@@ -172,6 +168,8 @@ class Session:
         self.loss = losses.SoftmaxCrossEntropy() if c["loss"] == "ce" else losses.EuclideanLoss()
         self._build_optimizer()
         self.epoch = 0
+        self._order: np.ndarray | None = None   # this epoch's sample order ...
+        self._pos = 0                            # ... and how far through it we are
         self.history: list[list[float | None]] = []
         self.status = "paused" if not self.running else "running"
         self.error: str | None = None
@@ -207,18 +205,18 @@ class Session:
             changed = {k for k in new if new[k] != self.config[k]}
             old = self.config
             self.config = new
-            try:
-                if changed & RESET_KEYS:
+            if changed & RESET_KEYS:
+                try:
                     self._build()
-                    return True
-                if changed:
-                    self._build_optimizer()
-                    self._publish()
-                return False
-            except FfnnError:
-                self.config = old
-                self._build()
-                raise
+                except FfnnError:
+                    self.config = old
+                    self._build()
+                    raise
+                return True
+            if changed:
+                self._build_optimizer()
+                self._publish()
+            return False
 
     def set_upload(self, text: str, filename: str | None = None) -> None:
         """Use an uploaded CSV (x1,x2,label) as the data set; rebuilds the network."""
@@ -290,10 +288,7 @@ class Session:
                     self._thread = None
                     return
                 t0 = time.monotonic()
-                for _ in range(MAX_EPOCHS_PER_FRAME):
-                    self._train_epoch()
-                    if self.status == "diverged" or time.monotonic() - t0 > TRAIN_BUDGET:
-                        break
+                self._train(TRAIN_BUDGET, MAX_EPOCHS_PER_FRAME)
                 if self.status == "diverged":
                     self.running = False
                 self._publish()
@@ -306,18 +301,31 @@ class Session:
                       f"(learning rate {self.config['lr']:g}). Lower the learning rate and reset.")
 
     def _train_epoch(self) -> None:
-        """One pass over the training set in minibatches (the caller holds the lock)."""
+        """Train until the current epoch is complete (the caller holds the lock)."""
+        self._train(budget=math.inf, max_epochs=1)
+
+    def _train(self, budget: float, max_epochs: int) -> None:
+        """Minibatch steps until ``max_epochs`` epochs end or ``budget`` seconds pass.
+
+        An epoch is one pass over the training set in a random order; it may span several
+        calls (the order and position are kept), so the lock is never held for long even
+        with batch size 1 on a large network. The caller holds the lock.
+        """
         c = self.config
         n = len(self.F_train)
-        order = self.rng.permutation(n)
         bs = min(c["batch_size"], n)
         l1 = c["reg_rate"] if c["regularization"] == "l1" and c["reg_rate"] > 0 else 0.0
         decayed = [p for p in self.model.parameters() if p.decay] if l1 else []
         model, loss, opt = self.model, self.loss, self.optimizer
+        t0 = time.monotonic()
+        epochs = 0
         model.train()
         with np.errstate(all="ignore"):
-            for start in range(0, n, bs):
-                idx = order[start:start + bs]
+            while True:
+                if self._order is None or self._pos >= n:
+                    self._order, self._pos = self.rng.permutation(n), 0
+                idx = self._order[self._pos:self._pos + bs]
+                self._pos += len(idx)
                 out = model._forward(self.F_train[idx])
                 value = loss.forward(out, self.T_train[idx])
                 if not math.isfinite(value):
@@ -327,11 +335,17 @@ class Session:
                 for p in decayed:
                     p.grad += l1 * np.sign(p.value)
                 opt.step()
-            for p in model.parameters():
-                if not np.isfinite(p.value).all():
-                    self._diverged(f"a {p.name} became non-finite")
+                if self._pos >= n:
+                    for p in model.parameters():
+                        if not np.isfinite(p.value).all():
+                            self._diverged(f"a {p.name} became non-finite")
+                            return
+                    self.epoch += 1
+                    epochs += 1
+                    if epochs >= max_epochs:
+                        return
+                if time.monotonic() - t0 > budget:
                     return
-        self.epoch += 1
 
     # ------------------------------------------------------------------ evaluation
     def _evaluate(self, F: np.ndarray, T: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
@@ -355,7 +369,7 @@ class Session:
             k = GRID // res
             sub = np.arange(res) * k + k // 2
             idx = (sub[:, None] * GRID + sub[None, :]).ravel()
-            self._grid_cache = (features(P, self.config["features"]), idx, res, P)
+            self._grid_cache = (plane_features(P, self.config["features"]), idx, res, P)
         F, idx, res, _ = self._grid_cache
         return F, idx, res
 
@@ -454,7 +468,7 @@ class Session:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The network output (evaluation mode) for 2-D points ``X`` (n, 2)."""
         with self.lock, np.errstate(all="ignore"):
-            return self.model.predict(features(np.asarray(X, dtype=np.float32), self.config["features"]))
+            return self.model.predict(plane_features(np.asarray(X, dtype=np.float32), self.config["features"]))
 
     # ------------------------------------------------------------------ export
     def command(self) -> str:
@@ -470,23 +484,22 @@ class Session:
         args += ["--test-fraction", f"{c['test_fraction']:g}"]
         if c["features"] != ["x1", "x2"]:
             args += ["--features", ",".join(c["features"])]
-        args += ["--hidden", ",".join(map(str, c["hidden"])), "--activation", c["activation"],
-                 "--loss", c["loss"]]
-        opt = c["optimizer"]
-        args += ["--optimizer", "adam" if opt == "adam" else "sgd", "--lr", f"{c['lr']:g}"]
-        if opt in ("momentum", "nesterov"):
+        args += ["--hidden", ",".join(map(str, c["hidden"])) or "0", "--activation", c["activation"],
+                 "--loss", c["loss"], "--optimizer", c["optimizer"], "--lr", f"{c['lr']:g}"]
+        if c["optimizer"] in ("momentum", "nesterov"):
             args += ["--momentum", f"{c['momentum']:g}"]
-        if opt == "nesterov":
-            args += ["--nesterov"]
         args += ["--batch-size", str(c["batch_size"])]
         if c["regularization"] == "l2" and c["reg_rate"] > 0:
             args += ["--weight-decay", f"{c['reg_rate']:g}"]
-        if c["regularization"] == "l1" and c["reg_rate"] > 0:
-            args += ["--l1", f"{c['reg_rate']:g}"]
         if c["dropout"] > 0:
             args += ["--dropout", f"{c['dropout']:g}"]
-        args += ["--seed", str(c["seed"]), "--epochs", str(max(self.epoch, 1))]
-        return " ".join(shlex.quote(a) for a in args)
+        # as the playground: Xavier init, raw inputs, every training point used for training
+        args += ["--init", "xavier", "--preprocess", "none", "--val-fraction", "0",
+                 "--seed", str(c["seed"]), "--epochs", str(max(self.epoch, 1))]
+        line = " ".join(shlex.quote(a) for a in args)
+        if c["regularization"] == "l1" and c["reg_rate"] > 0:
+            line += f"  # plus L1 regularization {c['reg_rate']:g} (no ffnn train option)"
+        return line
 
     def export_bytes(self) -> bytes:
         """The trained network as an ffnn model file (``ffnn.save`` format)."""

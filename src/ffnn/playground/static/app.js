@@ -553,8 +553,11 @@ function drawCurve(canvas, series, fixedMax) {
     }
     ctx.strokeStyle = color; ctx.lineWidth = width; ctx.stroke();
   }
-  ctx.fillStyle = "#999"; ctx.font = "10px sans-serif";
-  ctx.fillText(fixedMax ? "accuracy 0\u20131" : `loss 0\u2013${max.toPrecision(3)}`, W - 80, 10);
+  const label = fixedMax ? "accuracy 0\u20131" : `loss 0\u2013${max.toPrecision(3)}`;
+  ctx.font = "10px sans-serif";
+  const tw = ctx.measureText(label).width;
+  ctx.fillStyle = "rgba(255,255,255,.85)"; ctx.fillRect(W - tw - 6, 0, tw + 6, 12);
+  ctx.fillStyle = "#888"; ctx.fillText(label, W - tw - 3, 10);
 }
 function drawCurves() {
   drawCurve($("curve-loss"), [[1, "#aaa", 1.5], [2, "#222", 1.5]]);

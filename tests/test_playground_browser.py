@@ -1,0 +1,202 @@
+"""The playground end to end in a real headless Chromium, against the real uvicorn server.
+
+Skipped when Playwright or /usr/bin/chromium is missing. With ``FFNN_UPDATE_SCREENSHOT=1``
+the screenshot of the trained spiral also goes to docs/playground.png (for the README).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "playground.png"
+RICH_FEATURES = "x1,x2,x1^2,x2^2,x1*x2,sin(x1),sin(x2)"
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    uvicorn = pytest.importorskip("uvicorn", reason="the playground needs uvicorn (ffnn[web])")
+    pytest.importorskip("starlette", reason="the playground needs starlette (ffnn[web])")
+    from ffnn.playground import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning",
+                                           timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the playground server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(timeout=15)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 960})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.errors = errors
+    yield pg
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def wait_ready(page, timeout=30_000):
+    page.wait_for_selector("body[data-ready='1']", timeout=timeout)
+
+
+def hash_params(page) -> dict[str, str]:
+    return page.evaluate("Object.fromEntries(new URLSearchParams(location.hash.slice(1)))")
+
+
+def distinct_colours(page, selector: str) -> int:
+    return page.evaluate("""(sel) => {
+        const c = document.querySelector(sel);
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const seen = new Set();
+        for (let i = 0; i < d.length; i += 4) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+        return seen.size;
+    }""", selector)
+
+
+def test_train_spiral_heatmap_hash_and_screenshot(page, server_url, tmp_path):
+    # a network able to learn the spiral, given through the URL hash
+    page.goto(f"{server_url}#features={RICH_FEATURES}&hidden=8,8&optimizer=adam&lr=0.03&show_test=1")
+    wait_ready(page)
+    assert hash_params(page)["hidden"] == "8,8"
+
+    # pick spiral, press play, wait for a low test loss
+    page.click("[data-dataset=spiral]")
+    page.wait_for_function("location.hash.includes('dataset=spiral')")
+    assert "active" in page.get_attribute("[data-dataset=spiral]", "class")
+    page.click("#play")
+    page.wait_for_function("document.querySelector('#play').classList.contains('playing')")
+    page.wait_for_function(
+        "parseFloat(document.getElementById('test-loss').textContent) < 0.25"
+        " && parseInt(document.getElementById('epoch').textContent.replace(',', '')) >= 20",
+        timeout=120_000)
+    page.wait_for_timeout(1500)  # a few more epochs so the picture settles
+    page.click("#play")          # pause
+    page.wait_for_function("!document.querySelector('#play').classList.contains('playing')")
+    epoch = int(page.inner_text("#epoch").replace(",", ""))
+    assert epoch >= 20
+    assert float(page.inner_text("#test-acc").rstrip("%")) > 85
+
+    # the heatmap and the neuron maps are drawn, not blank
+    assert distinct_colours(page, "#heatmap") >= 20
+    assert distinct_colours(page, ".node[data-key='h:0:0'] canvas") >= 3
+    assert distinct_colours(page, "#links") >= 3
+    # hovering a neuron shows it large
+    page.hover(".node[data-key='h:1:2']")
+    page.wait_for_selector("#hover-card:not(.hidden)")
+    assert "layer 2, neuron 3" in page.inner_text("#hover-caption")
+    page.mouse.move(5, 5)
+    assert "--epochs" in page.inner_text("#command")
+
+    shot = tmp_path / "playground.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
+    if os.environ.get("FFNN_UPDATE_SCREENSHOT") == "1":
+        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, DOCS_SCREENSHOT)
+
+    # a control changes the hash ...
+    page.select_option("#activation", "relu")
+    page.wait_for_function("location.hash.includes('activation=relu')")
+    page.select_option("#lr", "0.1")
+    page.wait_for_function("location.hash.includes('lr=0.1')")
+    page.check("#discretize")
+    page.wait_for_function("location.hash.includes('discretize=1')")
+    page.click(".column:nth-child(2) .pm button[title='add a neuron']")
+    page.wait_for_function("location.hash.includes('hidden=9%2C8')")
+    # ... and a reload from the hash restores every control
+    page.reload()
+    wait_ready(page)
+    assert page.input_value("#activation") == "relu"
+    assert page.input_value("#lr") == "0.1"
+    assert page.is_checked("#discretize") and page.is_checked("#show_test")
+    assert "active" in page.get_attribute("[data-dataset=spiral]", "class")
+    assert page.locator(".column:nth-child(2) .node").count() == 9
+    assert page.locator(".node.feature:not(.off)").count() == 7
+    params = hash_params(page)
+    assert params["dataset"] == "spiral" and params["seed"] == "1" and params["optimizer"] == "adam"
+    assert page.inner_text("#epoch") == "000,000"
+
+
+def test_errors_and_divergence_are_shown(page, server_url):
+    # a bad value in the link: the page says why and falls back to the defaults
+    page.goto(f"{server_url}#hidden=99")
+    wait_ready(page)
+    assert page.is_visible("#error")
+    assert "between 1 and 64, got 99" in page.inner_text("#error-text")
+    assert hash_params(page)["hidden"] == "4,2"
+
+    # a diverging run stops and says so instead of freezing
+    page.goto(f"{server_url}#loss=mse&lr=1000000&dataset=circle")
+    page.reload()
+    wait_ready(page)
+    page.click("#play")
+    page.wait_for_function("document.getElementById('error-text').textContent.includes('diverged')",
+                           timeout=30_000)
+    assert page.is_visible("#status-badge")
+    assert page.is_disabled("#play")
+    page.click("#reset")
+    page.wait_for_function("!document.querySelector('#play').disabled")
+
+    # a server-side 400 for a control is shown too (ce on a regression set)
+    page.click("[data-dataset='reg-plane']")
+    page.wait_for_function("location.hash.includes('dataset=reg-plane')")
+    assert hash_params(page)["loss"] == "mse"
+
+
+def test_closing_a_tab_mid_stream_leaves_the_server_working(browser, server_url):
+    import json
+    import urllib.request
+    context = browser.new_context()
+    pg = context.new_page()
+    pg.goto(server_url)
+    wait_ready(pg)
+    pg.click("#play")
+    pg.wait_for_function("parseInt(document.getElementById('epoch').textContent.replace(',', '')) > 3")
+    context.close()  # the tab goes away while frames are streaming
+    with urllib.request.urlopen(server_url + "api/options", timeout=10) as r:
+        assert json.load(r)["limits"]["max_layers"] == 8
+    other = browser.new_context()
+    try:
+        pg = other.new_page()
+        pg.goto(server_url)
+        wait_ready(pg)
+        pg.click("#step")
+        pg.wait_for_function("document.getElementById('epoch').textContent === '000,001'")
+    finally:
+        other.close()
