@@ -27,6 +27,8 @@ Conventions shared by every optimizer here:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -400,7 +402,7 @@ def _scratch_views(params: list[Parameter], n: int) -> list[tuple[Array, ...]]:
     return views
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Base class: holds the parameters, the learning rate and per-parameter state.
 
     Subclasses set ``_hparam_names`` (the constructor's keyword arguments after ``params``),
@@ -476,8 +478,9 @@ class Optimizer:
         raise ShapeError(f"{type(self).__name__}: parameter {p.name!r} has value shape "
                          f"{p.value.shape} but grad shape {gshape}; expected equal shapes")
 
-    def _update(self, i: int, p: Parameter, g: Array) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _update(self, i: int, p: Parameter, g: Array) -> None:
+        """Apply the update rule to parameter ``i`` with gradient ``g`` (in place)."""
 
     def zero_grad(self) -> None:
         """Set every ``param.grad`` to zero in place (not needed between ffnn steps: backward

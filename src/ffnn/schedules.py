@@ -27,6 +27,8 @@ Examples
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 import numbers
 from typing import Any, Callable
@@ -48,7 +50,7 @@ __all__ = [
 ]
 
 
-class Schedule:
+class Schedule(ABC):
     """Base class: writes ``optimizer.<attribute>`` once per epoch.
 
     Subclasses define ``value_at(t)`` (the value for epoch ``t``) or override ``step``.
@@ -84,14 +86,12 @@ class Schedule:
         """Alias of ``epoch`` (PyTorch's name)."""
         return self.epoch
 
-    def value_at(self, t: int) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
-
     def _write(self, value: float) -> float:
         setattr(self.optimizer, self.attribute, value)
         self.value = float(getattr(self.optimizer, self.attribute))
         return self.value
 
+    @abstractmethod
     def step(self, metric: float | None = None) -> float:
         """Advance to the next epoch, write its value to the optimizer and return it.
 
@@ -99,8 +99,6 @@ class Schedule:
         :class:`ReduceLROnPlateau`; it is accepted so that a training loop can call every
         schedule the same way.
         """
-        self.epoch += 1
-        return self._write(self.value_at(self.epoch))
 
     def state_dict(self) -> dict[str, Any]:
         """The schedule's state as a plain dict of Python scalars (JSON-serialisable)."""
@@ -155,7 +153,19 @@ class _StubOptimizer:
     momentum = 0.0
 
 
-class _LRSchedule(Schedule):
+class _ClosedForm(Schedule):
+    """A schedule whose value is a formula of the epoch: ``step`` writes ``value_at(t)``."""
+
+    @abstractmethod
+    def value_at(self, t: int) -> float:
+        """The value written to the optimizer at epoch ``t``."""
+
+    def step(self, metric: float | None = None) -> float:
+        self.epoch += 1
+        return self._write(self.value_at(self.epoch))
+
+
+class _LRSchedule(_ClosedForm):
     """A closed-form learning-rate schedule ``lr(t)`` of the base lr."""
 
     @property
@@ -507,7 +517,7 @@ class ReduceLROnPlateau(Schedule):
                 setattr(self, k, check_int(f"ReduceLROnPlateau {k}", state[k], low=0))
 
 
-class MomentumSchedule(Schedule):
+class MomentumSchedule(_ClosedForm):
     """Momentum ``start`` for epochs ``t < after``, then ``end``.
 
     The course's recipe: "momentum 0.5 until training stabilises, then 0.9". The

@@ -7,6 +7,8 @@ affine map to any data. It is stored in a model file through :meth:`to_dict` /
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from typing import Any
 
 import numpy as np
@@ -17,7 +19,7 @@ from ..errors import ConfigError, LabelError, ModelFileError, ShapeError
 __all__ = ["MinMaxScaler", "StandardScaler", "scaler_from_dict", "one_hot", "from_one_hot"]
 
 
-class _Scaler:
+class _Scaler(ABC):
     """``z = (x - offset) / scale`` per feature; subclasses choose offset and scale in ``fit``."""
 
     kind = ""
@@ -35,8 +37,9 @@ class _Scaler:
         self.offset_, self.scale_ = self._statistics(X.astype(np.float64))
         return self
 
+    @abstractmethod
     def _statistics(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        """Per-feature ``(offset, scale)`` of the float64 training data ``X``."""
 
     def transform(self, X: Any) -> np.ndarray:
         """Return ``(X - offset) / scale``, a new array with ``X``'s float dtype."""
