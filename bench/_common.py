@@ -277,6 +277,28 @@ class GemmOnly:
             self.step()
 
 
+class TorchGemmOnly(GemmOnly):
+    """The same GEMMs through ``torch.mm`` (PyTorch's BLAS, MKL on x86 wheels): how much of a
+    PyTorch advantage is just a faster GEMM library."""
+
+    name = "torch_gemm"
+
+    def __init__(self, net: Net, batch: int, X: np.ndarray, y: np.ndarray | None = None):
+        import torch
+        super().__init__(net, batch, X, y)
+        self.ops = [(torch.from_numpy(np.ascontiguousarray(a.T)).t() if not a.flags.c_contiguous
+                     else torch.from_numpy(a),
+                     torch.from_numpy(np.ascontiguousarray(b.T)).t() if not b.flags.c_contiguous
+                     else torch.from_numpy(b),
+                     torch.from_numpy(out)) for a, b, out in self.ops]
+        self._mm = torch.mm
+
+    def step(self) -> None:
+        mm = self._mm
+        for a, b, out in self.ops:
+            mm(a, b, out=out)
+
+
 def timed(fn, *args) -> float:
     t0 = time.perf_counter()
     fn(*args)
@@ -287,3 +309,15 @@ def peak_rss_mb() -> float:
     import resource
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss   # KiB on Linux
     return kb / 1024.0
+
+
+def vmhwm_mb() -> float | None:
+    """Peak resident set of this address space (Linux /proc), or None."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None

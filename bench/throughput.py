@@ -106,7 +106,7 @@ def bench_nets(args, X, y, rng, results):
     for key in args.nets:
         net = C.NETS[key]
         flops = net.flops_per_sample()
-        for b in (net.batches if not args.quick else net.batches):
+        for b in net.batches:
             f = C.FfnnTrainer(net, b, X, y)
             runners = {"ffnn": (f.epoch, (len(X) // b) * b)}
             if have_torch:
@@ -114,6 +114,9 @@ def bench_nets(args, X, y, rng, results):
                 runners["torch"] = (t.epoch, (len(X) // b) * b)
             g = C.GemmOnly(net, b, X)
             runners["gemm"] = (g.epoch, (len(X) // b) * b)
+            if have_torch and args.torch_gemm:
+                tg = C.TorchGemmOnly(net, b, X)
+                runners["torch_gemm"] = (tg.epoch, (len(X) // b) * b)
             if args.sklearn and _have("sklearn") and (not args.quick or b == 128):
                 s = C.SklearnTrainer(net, b, X, y)
                 runners["sklearn"] = (s.epoch, len(X))
@@ -128,6 +131,8 @@ def bench_nets(args, X, y, rng, results):
             if "torch" in ps:
                 row["ffnn_vs_torch"] = paired_ratio(ps["ffnn"], ps["torch"])
                 row["torch_vs_gemm"] = paired_ratio(ps["torch"], ps["gemm"])
+            if "torch_gemm" in ps:
+                row["torch_gemm_vs_gemm"] = paired_ratio(ps["torch_gemm"], ps["gemm"])
             if "sklearn" in ps:
                 row["ffnn_vs_sklearn"] = paired_ratio(ps["ffnn"], ps["sklearn"])
             rows.append(row)
@@ -140,7 +145,7 @@ def _fmt(x, spec="{:,.0f}"):
 
 
 NET_HEADER = (f"{'net':<3} {'batch':>5} | {'ffnn/s':>9} {'torch/s':>9} {'sklearn/s':>9} {'GEMM-lim/s':>10}"
-              f" | {'ffnn/torch':>10} {'ffnn/GEMM':>9} {'torch/GEMM':>10} {'ffnn/skl':>8} | {'GEMM GF/s':>9}")
+              f" | {'ffnn/torch':>10} {'ffnn/GEMM':>9} {'torch/GEMM':>10} {'ffnn/skl':>8} | {'GEMM GF/s':>9} {'torchGEMM':>9}")
 
 
 def _fmt_net_row(r):
@@ -149,7 +154,7 @@ def _fmt_net_row(r):
             f" {_fmt(g('sklearn_samples_per_s')):>9} {_fmt(g('gemm_samples_per_s')):>10}"
             f" | {_fmt(g('ffnn_vs_torch'), '{:.2f}x'):>10} {_fmt(g('ffnn_vs_gemm'), '{:.0%}'):>9}"
             f" {_fmt(g('torch_vs_gemm'), '{:.0%}'):>10} {_fmt(g('ffnn_vs_sklearn'), '{:.2f}x'):>8}"
-            f" | {_fmt(g('gemm_gflops'), '{:.1f}'):>9}")
+            f" | {_fmt(g('gemm_gflops'), '{:.1f}'):>9} {_fmt(g('torch_gemm_vs_gemm'), '{:.2f}x'):>9}")
 
 
 def bench_fit_overhead(args, X, y, rng, results):
@@ -181,13 +186,18 @@ def bench_memory(args, results):
     for lib in libs:
         vals = {}
         for mode in ("baseline", "train"):
-            cmd = [sys.executable, os.path.abspath(__file__), "--_mem-child", f"{lib},{mode}",
-                   "--threads", str(args.threads), "--samples", str(args.samples),
-                   "--mem-steps", str(args.mem_steps)]
+            # Linux keeps ru_maxrss across execve, so a child exec'd straight from this (large)
+            # process would report *our* peak. Let a tiny `sh` fork it: the grandchild starts a
+            # fresh accounting. VmHWM (per address space) is recorded as a cross-check.
+            cmd = ["sh", "-c", '"$@"; exit $?', "sh", sys.executable, os.path.abspath(__file__),
+                   "--_mem-child", f"{lib},{mode}", "--threads", str(args.threads),
+                   "--samples", str(args.samples), "--mem-steps", str(args.mem_steps)]
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
             if out.returncode != 0:
                 raise RuntimeError(f"memory child {lib} {mode} failed:\n{out.stderr}")
-            vals[mode] = json.loads(out.stdout.strip().splitlines()[-1])["maxrss_mb"]
+            child = json.loads(out.stdout.strip().splitlines()[-1])
+            vals[mode] = child["maxrss_mb"]
+            vals[f"{mode}_vmhwm_mb"] = child.get("vmhwm_mb")
         vals["training_peak_mb"] = vals["train"] - vals["baseline"]
         mem[lib] = vals
         print(f"{lib:<6} baseline {vals['baseline']:7.1f} MB, after {args.mem_steps} steps "
@@ -212,7 +222,7 @@ def mem_child(spec, args):
             n_steps = min(steps_per_epoch, args.mem_steps - done)
             tr.epoch(rng.permutation(len(X))[:n_steps * b])
             done += n_steps
-    print(json.dumps({"maxrss_mb": C.peak_rss_mb()}))
+    print(json.dumps({"maxrss_mb": C.peak_rss_mb(), "vmhwm_mb": C.vmhwm_mb()}))
 
 
 def bench_scaling(args, X, y, rng, results):
@@ -256,7 +266,11 @@ def bench_scaling(args, X, y, rng, results):
 
 
 def profile_ffnn(args, X, y, results):
-    """Per-phase wall time of the ffnn step (instrumented copy of the fit inner loop)."""
+    """Per-phase wall time of the ffnn step (an instrumented copy of the fit inner loop).
+
+    After each step the same step's GEMMs are run alone (same shapes and layouts, the
+    GemmOnly buffers) and timed, so "of which GEMM" shares the machine state of the phase.
+    """
     from ffnn import layers
     prof = {}
     for key in args.nets:
@@ -265,26 +279,34 @@ def profile_ffnn(args, X, y, results):
             f = C.FfnnTrainer(net, b, X, y)
             model, loss, opt, gather = f.model, f.loss, f.opt, f.gather
             L = model.layers
-            names = ([f"gather"] + [f"fwd {i} {type(l).__name__}" for i, l in enumerate(L)]
+            names = (["gather"] + [f"fwd {i} {type(l).__name__}" for i, l in enumerate(L)]
                      + ["loss fwd", "loss bwd"]
                      + [f"bwd {i} {type(L[i]).__name__}" for i in range(len(L) - 1, -1, -1)] + ["SGD step"])
+            gonly = C.GemmOnly(net, b, X)
+            ops = iter(gonly.ops)
+            gemm_ops = {}
+            for k, i in enumerate(i for i, l in enumerate(L) if isinstance(l, layers.Linear)):
+                gemm_ops[f"fwd {i} Linear"] = [next(ops)]
+                gemm_ops[f"bwd {i} Linear"] = [next(ops)] + ([next(ops)] if k > 0 else [])
             acc = dict.fromkeys(names, 0.0)
-            steps = max(20, min(len(X) // b, 2000))
+            gacc = dict.fromkeys(gemm_ops, 0.0)
+            steps = max(20, min(len(X) // b, 400))
             rng = np.random.default_rng(0)
             pc = time.perf_counter
+            mm = np.matmul
             for rep in range(2):                       # first pass = warm-up
-                for k in acc:
-                    acc[k] = 0.0
-                perm = rng.permutation(len(X))
+                acc = dict.fromkeys(names, 0.0)
+                gacc = dict.fromkeys(gemm_ops, 0.0)
+                perm = np.concatenate([rng.permutation(len(X)) for _ in range(-(-steps * b // len(X)))])
                 for s in range(steps):
-                    idx = perm[(s * b) % (len(X) - b + 1):][:b]
+                    idx = perm[s * b:(s + 1) * b]
                     t0 = pc()
                     xb, yb = gather(idx), y[idx]
                     t1 = pc(); acc["gather"] += t1 - t0
                     x = xb
                     for i, l in enumerate(L):
                         x = l.forward(x)
-                        t2 = pc(); acc[f"fwd {i} {type(l).__name__}"] += t2 - t1; t1 = t2
+                        t2 = pc(); acc[names[1 + i]] += t2 - t1; t1 = t2
                     loss.forward(x, yb)
                     t2 = pc(); acc["loss fwd"] += t2 - t1; t1 = t2
                     g = loss.backward()
@@ -298,45 +320,27 @@ def profile_ffnn(args, X, y, results):
                         t2 = pc(); acc[f"bwd {i} {type(l).__name__}"] += t2 - t1; t1 = t2
                     opt.step()
                     acc["SGD step"] += pc() - t1
-            # the GEMM part of each Linear phase, timed alone with the same shapes/layouts
-            gemm = {}
-            gonly = C.GemmOnly(net, b, X)
-            ops = iter(gonly.ops)
-            lin_idx = [i for i, l in enumerate(L) if isinstance(l, layers.Linear)]
-            for k, i in enumerate(lin_idx):
-                fwd_ops = [next(ops)]
-                bwd_ops = [next(ops)] + ([next(ops)] if k > 0 else [])
-                gemm[f"fwd {i} Linear"] = _time_ops(fwd_ops)
-                gemm[f"bwd {i} Linear"] = _time_ops(bwd_ops)
+                    for k, group in gemm_ops.items():
+                        t1 = pc()
+                        for a, b_, out in group:
+                            mm(a, b_, out=out)
+                        gacc[k] += pc() - t1
             total = sum(acc.values()) / steps
+            gemm_total = sum(gacc.values()) / steps
             rows = []
             print(f"\nnet {key} batch {b}: {total * 1e6:,.1f} us/step "
-                  f"({b / total:,.0f} samples/s instrumented)")
-            print(f"  {'phase':<16} {'us/step':>9} {'share':>6} {'of which GEMM':>14}")
+                  f"({b / total:,.0f} samples/s instrumented, {steps} steps)")
+            print(f"  {'phase':<16} {'us/step':>9} {'share':>6} {'GEMM alone':>11} {'non-GEMM':>9}")
             for k in names:
                 us = acc[k] / steps * 1e6
-                gm = gemm.get(k)
-                rows.append({"phase": k, "us_per_step": us, "gemm_us": None if gm is None else gm * 1e6})
-                print(f"  {k:<16} {us:>9.1f} {us / (total * 1e6):>6.1%} "
-                      f"{'' if gm is None else f'{gm * 1e6:>9.1f} us':>14}")
-            gemm_total = sum(gemm.values())
+                gm = gacc[k] / steps * 1e6 if k in gacc else None
+                rows.append({"phase": k, "us_per_step": us, "gemm_us": gm})
+                extra = "" if gm is None else f"{gm:>8.1f} us {us - gm:>9.1f}"
+                print(f"  {k:<16} {us:>9.1f} {us / (total * 1e6):>6.1%} {extra}")
             print(f"  GEMMs alone: {gemm_total * 1e6:,.1f} us = {gemm_total / total:.0%} of the step; "
                   f"everything else {(total - gemm_total) * 1e6:,.1f} us")
             prof[f"{key}{b}"] = {"us_per_step": total * 1e6, "gemm_us": gemm_total * 1e6, "phases": rows}
     results["profile"] = prof
-
-
-def _time_ops(ops, min_time=0.05):
-    for a, b_, out in ops:
-        np.matmul(a, b_, out=out)
-    n, t = 0, 0.0
-    t0 = time.perf_counter()
-    while t < min_time:
-        for a, b_, out in ops:
-            np.matmul(a, b_, out=out)
-        n += 1
-        t = time.perf_counter() - t0
-    return t / n
 
 
 # --------------------------------------------------------------------------- targets
@@ -390,6 +394,8 @@ def parse_args(argv=None):
     p.add_argument("--pause", type=float, default=0.2, help="seconds of idle between timed blocks")
     p.add_argument("--no-sklearn", dest="sklearn", action="store_false", help="skip scikit-learn")
     p.add_argument("--skip", default="", help="comma-separated sections to skip: memory,scaling,overhead")
+    p.add_argument("--no-torch-gemm", dest="torch_gemm", action="store_false",
+                   help="skip timing the same GEMMs through torch.mm (PyTorch's BLAS)")
     p.add_argument("--profile", action="store_true", help="also print a per-phase profile of the ffnn step")
     p.add_argument("--_mem-child", dest="mem_child", help=argparse.SUPPRESS)
     p.add_argument("--mem-steps", type=int, help=argparse.SUPPRESS)
@@ -455,7 +461,8 @@ def main(argv=None):
         print(f"ffnn vs torch, same weights: forward max |diff| {agree['forward_max_abs_diff']:.2e}, "
               f"after one step weight max |diff| {agree['weight_after_step_max_abs_diff']:.2e}\n")
 
-    print("== Throughput (samples/s, median; ratios = paired medians; GEMM-lim = the step's GEMMs alone) ==")
+    print("== Throughput (samples/s, median; ratios = paired medians; GEMM-lim = the step's GEMMs alone "
+          "through np.matmul;\n   torchGEMM = speed of the same GEMMs through torch.mm relative to np.matmul) ==")
     print(NET_HEADER)
     bench_nets(args, X, y, rng, results)
 
@@ -482,6 +489,12 @@ def main(argv=None):
         results["loadavg_end"] = os.getloadavg()
     except OSError:
         pass
+    loads = [results.get("loadavg_start", (0,))[0], results.get("loadavg_end", (0,))[0]]
+    results["under_load"] = loads[0] > 0.5 or loads[1] > args.threads + 0.5
+    if results["under_load"]:
+        print(f"\nWARNING: 1-min load average {loads[0]:.2f} at start, {loads[1]:.2f} at end (this run adds "
+              f"up to {args.threads}): other processes shared the CPUs, so these figures are noisy; "
+              "re-run on an idle machine before quoting them.")
     print(f"\nelapsed {results['elapsed_s']:.0f} s")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
