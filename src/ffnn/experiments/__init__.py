@@ -81,16 +81,8 @@ _LIST = [
      "init_and_lr"),
 ]
 
-_AVAILABLE = {"xor", "softmax-limits", "weight-symmetries", "backprop-by-hand", "sgd-unbiased",
-              "momentum-rosenbrock", "perceptron-scaling", "max-likelihood", "vanishing-gradients",
-              "bishop-5.3"}
-
-EXPERIMENTS: dict[str, Experiment] = {name: Experiment(name, title, module)
-                                      for name, title, module in _LIST if name in _AVAILABLE}
-"""Every implemented experiment by name, in the course's order."""
-
-PLANNED: dict[str, str] = {name: title for name, title, _ in _LIST if name not in _AVAILABLE}
-"""Experiments of the course list not implemented yet (name -> title)."""
+EXPERIMENTS: dict[str, Experiment] = {name: Experiment(name, title, module) for name, title, module in _LIST}
+"""Every experiment by name, in the course's order."""
 
 
 def run(name: str, out_dir: Path | str | None = None, **kwargs) -> ExperimentResult:

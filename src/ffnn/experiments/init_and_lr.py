@@ -46,7 +46,7 @@ INITS = {"gaussian(0.01)": "gaussian", "xavier": "xavier", "he": "he"}
 LR0 = 0.1
 STEP_SIZE = 2
 A, B = 0.5, 5.0                 # inverse time: lr = a / (b + t), lr_0 = 0.1
-PLATEAU = dict(factor=0.5, threshold=0.02, patience=0)
+PLATEAU = dict(factor=0.5, threshold=0.05, patience=0)
 
 
 def load(seed: int, n: int):
@@ -106,7 +106,7 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
               f"max |loss - ln 10| over {epochs} epochs = {dev:.4f}; logits' std at init: "
               + ", ".join(f"{k} {v:.1e}" for k, v in logit_std.items()))
 
-    sched_epochs = 6 if quick else 12
+    sched_epochs = 10 if quick else 12
     sched_hist = {}
     for label in ("constant", "step (halve every 2)", "reduce on plateau", "a / (b + t)"):
         net = mlp([784, 100, 10], "relu", init="he", seed=seed)
