@@ -51,7 +51,7 @@ def descend(make_opt, max_steps: int, target: float = 1e-6, keep_path: bool = Fa
     for step in range(1, max_steps + 1):
         gradient(p.value, p.grad)
         opt.step()
-        if keep_path and step % 10 == 0:
+        if keep_path:
             path.append(p.value.copy())
         f = rosenbrock(p.value)
         if f < target:
