@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import layers
 from ..model import Sequential
 
-__all__ = ["full_batch", "minibatch", "mlp"]
+__all__ = ["full_batch", "minibatch"]
 
 
 def full_batch(model: Sequential, loss: Any, optimizer: Any, X: np.ndarray, y: Any, steps: int,
@@ -50,16 +49,3 @@ def minibatch(model: Sequential, loss: Any, optimizer: Any, X: np.ndarray, y: An
         if not np.isfinite(curve[-1]):
             break
     return curve
-
-
-def mlp(sizes: list[int], activation: str = "tanh", *, init: str = "xavier", rng: Any = 0,
-        dtype: Any = np.float64) -> Sequential:
-    """``Linear, act, Linear, act, ..., Linear`` for layer sizes ``sizes``."""
-    act = {"tanh": layers.Tanh, "relu": layers.ReLU, "sigmoid": layers.Sigmoid}[activation]
-    gen = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
-    out: list[Any] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        out.append(layers.Linear(a, b, init=init, rng=gen, dtype=dtype))
-        if i < len(sizes) - 2:
-            out.append(act())
-    return Sequential(out)

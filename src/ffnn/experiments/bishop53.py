@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import losses, optim
+from ..builder import mlp
 from ._figures import pyplot
 from ._report import Report
-from ._train import full_batch, mlp
+from ._train import full_batch
 
 FUNCTIONS = {"x^2": np.square, "sin(pi x)": lambda x: np.sin(np.pi * x), "|x|": np.abs,
              "H(x)": lambda x: np.heaviside(x, 1.0)}
@@ -39,7 +40,7 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
         t = f(x)
         best = None
         for k in range(3):
-            net = mlp([1, 3, 1], "tanh", rng=seed * 10 + k, init="xavier")
+            net = mlp([1, 3, 1], "tanh", seed=seed * 10 + k, init="xavier", dtype=np.float64)
             opt = optim.Adam(net.parameters(), lr=0.03)
             full_batch(net, losses.EuclideanLoss(), opt, x, t, steps, record_every=steps)
             mse = float(np.mean((net.forward(x) - t) ** 2))

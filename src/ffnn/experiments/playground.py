@@ -41,9 +41,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import data, losses, optim
+from ..builder import mlp
 from ._figures import decision_boundary, pyplot
 from ._report import Report
-from ._train import full_batch, mlp
+from ._train import full_batch
 
 LRS = (0.03, 1.0)
 L2_RATES = (0.01, 0.1, 1.0)
@@ -56,7 +57,7 @@ def _set(name: str, seed: int):
 
 def train_sgd(X, y, sizes, lr, l2, epochs, seed):
     """Playground-style SGD (batch 10); returns the net and the full training loss after each epoch."""
-    net = mlp(sizes, "tanh", rng=seed)
+    net = mlp(sizes, "tanh", seed=seed, dtype=np.float64)
     loss = losses.BinaryCrossEntropy()
     opt = optim.SGD(net.parameters(), lr=lr, weight_decay=l2)
     t = y[:, None].astype(np.float64)
@@ -151,7 +152,7 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     for s in sp_seeds:
         X, y, Xt, yt = _set("spiral", s)
         for arch, sz in (("2-8-1", [2, 8, 1]), ("2-8-8-1", [2, 8, 8, 1])):
-            net = mlp(sz, "tanh", rng=s)
+            net = mlp(sz, "tanh", seed=s, dtype=np.float64)
             curve = full_batch(net, losses.BinaryCrossEntropy(), optim.Adam(net.parameters(), lr=0.01),
                                X, y[:, None].astype(np.float64), steps, record_every=10)
             spiral[arch].append((net, curve, accuracy(net, X, y), accuracy(net, Xt, yt)))

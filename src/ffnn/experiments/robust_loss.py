@@ -38,9 +38,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import data, losses, optim
+from ..builder import mlp
 from ._figures import decision_boundary, pyplot
 from ._report import Report
-from ._train import full_batch, mlp
+from ._train import full_batch
 
 SIZES = [2, 32, 32, 1]
 
@@ -55,7 +56,7 @@ def noisy_circle(seed: int, rate: float):
 
 
 def train(X, y, loss, seed: int, steps: int):
-    net = mlp(SIZES, "tanh", rng=seed)
+    net = mlp(SIZES, "tanh", seed=seed, dtype=np.float64)
     full_batch(net, loss, optim.Adam(net.parameters(), lr=0.02), X, y[:, None].astype(np.float64),
                steps, record_every=steps)
     return net

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import losses
+from ..builder import mlp
 from ._figures import pyplot
 from ._report import Report
-from ._train import mlp
 
 
 def flat_gradient(model, loss, X, y) -> np.ndarray:
@@ -47,7 +47,7 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     rep = Report(name, title, out_dir, print_fn, quick)
     N, m = 2000, 16
     X, y = spiral_data(N, seed)
-    model = mlp([2, 32, 32, 2], "tanh", rng=seed)
+    model = mlp([2, 32, 32, 2], "tanh", seed=seed, dtype=np.float64)
     loss = losses.SoftmaxCrossEntropy()
     g = flat_gradient(model, loss, X, y)
     rng = np.random.default_rng(seed + 1)

@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import losses, optim
+from ..builder import mlp
 from ._figures import pyplot
 from ._report import Report
-from ._train import minibatch, mlp
+from ._train import minibatch
 
 SETUPS = {"sigmoid": ("sigmoid", "xavier"), "tanh": ("tanh", "xavier"), "relu": ("relu", "he")}
 
@@ -54,7 +55,7 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     epochs = 2 if quick else 5
     history = {}
     for label, (act, init) in SETUPS.items():
-        model = mlp([784] + [30] * 6 + [10], act, init=init, rng=seed, dtype=np.float32)
+        model = mlp([784] + [30] * 6 + [10], act, init=init, seed=seed, dtype=np.float32)
         loss = losses.SoftmaxCrossEntropy()
         opt = optim.SGD(model.parameters(), lr=0.1 if act != "sigmoid" else 0.5)
         norms = [layer_norms(model, loss, Xm, ym)]

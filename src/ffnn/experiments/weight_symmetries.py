@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..builder import mlp
 from ._figures import pyplot
 from ._report import Report
-from ._train import mlp
 
 
 def layer_transforms(M: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -51,7 +51,7 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
         name: str = "weight-symmetries", title: str = "") -> object:
     rep = Report(name, title, out_dir, print_fn, quick)
     M, n_hidden = 3, 2
-    net = mlp([3] + [M] * n_hidden + [2], "tanh", rng=seed)
+    net = mlp([3] + [M] * n_hidden + [2], "tanh", seed=seed, dtype=np.float64)
     linears = [net[i] for i in range(0, len(net), 2)]
     rng = np.random.default_rng(seed)
     for lin in linears:                      # non-zero biases so their transform is exercised

@@ -25,11 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import layers, losses, optim
+from ..builder import mlp
 from ..linear_models import Adaline, ConvergenceWarning, LogisticRegression, Perceptron
 from ..model import Sequential
 from ._figures import decision_boundary, pyplot
 from ._report import Report
-from ._train import full_batch, mlp
+from ._train import full_batch
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 T = np.array([0, 1, 1, 0])
@@ -70,7 +71,7 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     steps = 1500 if quick else 3000
     solved, best = 0, None
     for k in range(n_init):
-        net = mlp([2, 2, 1], "tanh", rng=seed * 100 + k)
+        net = mlp([2, 2, 1], "tanh", seed=seed * 100 + k, dtype=np.float64)
         opt = optim.SGD(net.parameters(), lr=0.5, momentum=0.9)
         curve = full_batch(net, losses.BinaryCrossEntropy(), opt, X, T[:, None], steps)
         pred = (net.forward(X)[:, 0] >= 0).astype(int)
