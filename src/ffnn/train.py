@@ -12,8 +12,9 @@ One epoch of minibatch stochastic gradient descent::
 The loop protects the user: inputs are validated once, a non-finite loss stops training
 with a :class:`ffnn.TrainingDivergedError` naming the epoch, the batch and the first layer
 that went non-finite (the weights are rolled back to the start of that epoch, the last state
-known to be finite), Ctrl-C stops cleanly after the current batch, and early stopping
-restores the best weights.
+known to be finite), Ctrl-C stops cleanly after the current batch (a second Ctrl-C aborts at
+once) and returns the history so far with ``history.interrupted`` set, and early stopping
+restores the best weights, also after Ctrl-C.
 """
 
 from __future__ import annotations
