@@ -595,3 +595,11 @@ def test_python_dash_m_ffnn_help():
     for command in ("train", "evaluate", "predict", "gradcheck", "data", "experiment"):
         assert command in result.stdout
     assert result.stdout.startswith("usage: ffnn")
+
+
+@pytest.mark.parametrize("argv", [["--debug", "train", "--lr", "-1"], ["train", "--lr", "-1", "--debug"]],
+                         ids=["before-command", "after-command"])
+def test_debug_flag_before_or_after_the_command_shows_the_exception(argv, tmp_path):
+    from ffnn.errors import ConfigError
+    with pytest.raises(ConfigError, match="-1"):
+        main(argv + ["--out", str(tmp_path / "run"), "--no-progress"])

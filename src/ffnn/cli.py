@@ -602,8 +602,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ffnn {_version()}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # --debug is accepted after the command too ("ffnn train --debug"); SUPPRESS keeps a
+    # "ffnn --debug train" from being reset by the subcommand's default.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors")
 
-    t = sub.add_parser("train", help="train an MLP on a data set and write a run directory",
+    t = sub.add_parser("train", parents=[debug], help="train an MLP on a data set and write a run directory",
                        description="Train an MLP. With no options: the embedded mnist-5k digits, 784-256-10 ReLU, "
                                    "SGD with momentum, 15 epochs.")
     t.add_argument("--data", help="data set name (see 'ffnn data list') or a .csv/.npz file [mnist-5k]")
@@ -636,7 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="evaluate a saved model on a data set")
+    e = sub.add_parser("evaluate", parents=[debug], help="evaluate a saved model on a data set")
     e.add_argument("model")
     e.add_argument("--data", help="data set name or file [the one the model was trained on]")
     e.add_argument("--target")
@@ -644,12 +648,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="predict with a saved model on a .csv, .npz or .png input")
+    p = sub.add_parser("predict", parents=[debug], help="predict with a saved model on a .csv, .npz or .png input")
     p.add_argument("model")
     p.add_argument("input")
     p.set_defaults(func=cmd_predict)
 
-    g = sub.add_parser("gradcheck", help="check backprop against central differences on a small random net")
+    g = sub.add_parser("gradcheck", parents=[debug], help="check backprop against central differences on a small random net")
     g.add_argument("--hidden", default="5,4")
     g.add_argument("--activation", default="tanh")
     g.add_argument("--loss", choices=LOSSES, default="ce")
@@ -661,19 +665,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(func=cmd_gradcheck)
 
-    d = sub.add_parser("data", help="list, describe or download data sets")
+    d = sub.add_parser("data", parents=[debug], help="list, describe or download data sets")
     d.add_argument("action", choices=("list", "info", "download"))
     d.add_argument("name", nargs="?")
     d.set_defaults(func=cmd_data)
 
-    x = sub.add_parser("experiment", help="run one of the course's experiments ('list' to see them)")
+    x = sub.add_parser("experiment", parents=[debug], help="run one of the course's experiments ('list' to see them)")
     x.add_argument("name", nargs="?", default="list")
     x.add_argument("--out", help="directory for the figures [runs/experiment-NAME]")
     x.add_argument("--quick", action="store_true", help="smaller sizes (for tests)")
     x.add_argument("--seed", type=int, default=0)
     x.set_defaults(func=cmd_experiment)
 
-    w = sub.add_parser("playground", help="start the local web playground")
+    w = sub.add_parser("playground", parents=[debug], help="start the local web playground")
     w.add_argument("--host", default="127.0.0.1")
     w.add_argument("--port", type=int, default=8765)
     w.add_argument("--no-browser", action="store_true")
