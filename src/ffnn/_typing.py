@@ -10,9 +10,6 @@ import numpy.typing as npt
 Array: TypeAlias = npt.NDArray[np.floating]
 """A floating-point NumPy array (float32 or float64)."""
 
-ArrayLike: TypeAlias = npt.ArrayLike
-
 Seed: TypeAlias = "int | np.random.Generator | None"
 """Anything :func:`numpy.random.default_rng` accepts: None, an int, or a Generator."""
 
-DType: TypeAlias = "type[np.floating] | np.dtype | str"
