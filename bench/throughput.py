@@ -470,8 +470,8 @@ def main(argv=None):
         print("\n== Loop overhead: ffnn.fit (1 epoch, progress=False) vs the bare step loop ==")
         bench_fit_overhead(args, X, y, rng, results)
     if "memory" not in args.skip:
-        print(f"\n== Peak memory, net B batch 128 (fresh subprocess each; ru_maxrss minus the "
-              f"baseline of interpreter + library + data) ==")
+        print("\n== Peak memory, net B batch 128 (fresh subprocess each; ru_maxrss minus the "
+              "baseline of interpreter + library + data) ==")
         bench_memory(args, results)
     if "scaling" not in args.skip:
         print(f"\n== Scaling (ReLU, ms per {8192}-sample epoch; constant GF/s = cost linear in FLOPs) ==")

@@ -16,7 +16,6 @@ import signal
 import numpy as np
 import pytest
 
-import ffnn
 from ffnn import data, losses, optim, schedules
 from ffnn.builder import mlp
 from ffnn.errors import ConfigError, FfnnError, LabelError, ShapeError, TrainingDivergedError
@@ -49,6 +48,18 @@ def quiet_fit(model, loss, opt, X, y, **kwargs):
 
 def states_equal(a, b):
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def twin_nets():
+    """Two networks built from the same seed: the same initial weights."""
+    model, reference = small_net(), small_net()
+    assert states_equal(model.state(), reference.state())
+    return model, reference
+
+
+def assert_same_weights(model, reference):
+    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+        np.testing.assert_array_equal(p.value, q.value, err_msg=name)
 
 
 def manual_sgd(model, loss, X, y, lr, batches_per_epoch):
@@ -161,23 +172,18 @@ def test_shuffle_false_keeps_order_and_the_last_partial_batch():
 
 def test_shuffle_false_equals_a_manual_sgd_loop():
     X, y = blobs(n=30)
-    model = small_net()
-    reference = small_net()                  # same seed: the same initial weights
-    assert states_equal(model.state(), reference.state())
+    model, reference = twin_nets()
     lr = 0.2
     quiet_fit(model, losses.SoftmaxCrossEntropy(), optim.SGD(model.parameters(), lr), X, y,
               epochs=3, batch_size=7, shuffle=False)
     batches = [np.arange(s, min(s + 7, 30)) for s in range(0, 30, 7)]   # 7,7,7,7,2: last one kept
     manual_sgd(reference, losses.SoftmaxCrossEntropy(), X, y, lr, [batches] * 3)
-    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
-        np.testing.assert_array_equal(p.value, q.value, err_msg=name)
+    assert_same_weights(model, reference)
 
 
 def test_shuffled_fit_equals_a_manual_loop_over_the_same_permutations():
     X, y = blobs(n=30)
-    model = small_net()
-    reference = small_net()                  # same seed: the same initial weights
-    assert states_equal(model.state(), reference.state())
+    model, reference = twin_nets()
     lr = 0.2
     quiet_fit(model, losses.SoftmaxCrossEntropy(), optim.SGD(model.parameters(), lr), X, y,
               epochs=2, batch_size=8, seed=5)
@@ -187,15 +193,12 @@ def test_shuffled_fit_equals_a_manual_loop_over_the_same_permutations():
         order = rng.permutation(30)
         epochs.append([order[s:s + 8] for s in range(0, 30, 8)])
     manual_sgd(reference, losses.SoftmaxCrossEntropy(), X, y, lr, epochs)
-    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
-        np.testing.assert_array_equal(p.value, q.value, err_msg=name)
+    assert_same_weights(model, reference)
 
 
 def test_batch_size_none_is_one_full_batch_step_per_epoch():
     X, y = blobs(n=24)
-    model = small_net()
-    reference = small_net()                  # same seed: the same initial weights
-    assert states_equal(model.state(), reference.state())
+    model, reference = twin_nets()
     rec = Recorder()
     quiet_fit(model, losses.SoftmaxCrossEntropy(), optim.SGD(model.parameters(), 0.3), X, y,
               epochs=3, batch_size=None, seed=0, callbacks=[rec])

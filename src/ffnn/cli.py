@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
@@ -286,7 +286,6 @@ def run_training(cfg: TrainConfig, print_fn: Any = print) -> dict[str, Any]:
     """Train as ``ffnn train`` does; write the run directory; return the metrics dict."""
     from . import data, fit, save
     from .builder import mlp
-    from .metrics import confusion_matrix, predicted_labels
 
     _check_config_types(cfg)
     options = {k: v for k, v in (("n", cfg.n), ("noise", cfg.noise), ("test_fraction", cfg.test_fraction))
@@ -461,7 +460,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _read_inputs(path: Path, model: Any) -> np.ndarray:
-    from . import data
     from ._validation import as_float_array
     from .errors import DataError
     suffix = path.name.lower()

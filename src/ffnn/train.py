@@ -30,17 +30,16 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 
 from ._typing import Array, Seed
-from ._validation import as_float_array, check_int, check_labels, check_number, check_same_length, make_rng
+from ._validation import as_float_array, check_int, check_labels, check_number, make_rng
 from .data.batches import BatchGatherer, minibatch_indices
 from .data.dataset import train_test_split
 from .errors import ConfigError, LabelError, ShapeError, TrainingDivergedError
 from .losses import BinaryCrossEntropy, CrossEntropy, Loss, SoftmaxCrossEntropy
-from .metrics import predicted_labels
 from .model import Sequential
 
 __all__ = ["fit", "evaluate", "History", "Callback", "EarlyStopping"]

@@ -67,7 +67,7 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
         ratios = history[label][:, -1] / history[label][:, 0]
         rep.say(f"{label:>7} ||dE/db_l|| at init, layers 1..6: "
                 + ", ".join(f"{v:.2e}" for v in history[label][0])
-                + f"; last/first per epoch: " + ", ".join(f"{r:.3g}" for r in ratios))
+                + "; last/first per epoch: " + ", ".join(f"{r:.3g}" for r in ratios))
     sig = history["sigmoid"][:, -1] / history["sigmoid"][:, 0]
     rel = history["relu"][:, -1] / history["relu"][:, 0]
     tanh = history["tanh"][:, -1] / history["tanh"][:, 0]

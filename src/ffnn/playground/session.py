@@ -41,7 +41,7 @@ from ..model import Sequential
 from .params import (DEFAULTS, RESET_KEYS, ParamError, parse_csv, task_of,
                      validate_config)
 
-__all__ = ["Session", "SessionManager", "SessionNotFound", "GRID", "features"]
+__all__ = ["Session", "SessionManager", "SessionNotFound", "GRID"]
 
 GRID = 100                # output heatmap resolution (GRID x GRID)
 NEURON_BUDGET = 40_000    # most neuron-heatmap cells per frame (all neurons together)
