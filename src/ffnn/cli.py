@@ -23,7 +23,6 @@ import numpy as np
 
 __all__ = ["main", "TrainConfig", "run_training"]
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
 LOSSES = ("ce", "mse", "bce")
 PREPROCESS = ("auto", "none", "minmax", "standard")
 
@@ -94,21 +93,9 @@ def _parse_activations(text: str, n_hidden: int) -> str | list[str]:
     return parts
 
 
-def make_optimizer(name: str, params: list, lr: float, momentum: float, weight_decay: float):
-    """The optimizer for a ``--optimizer`` name."""
-    from . import optim
-    from .errors import ConfigError
-    if name == "sgd":
-        return optim.SGD(params, lr, weight_decay=weight_decay)
-    if name in ("momentum", "nesterov"):
-        return optim.SGD(params, lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=weight_decay)
-    if name == "adam":
-        return optim.Adam(params, lr, weight_decay=weight_decay)
-    if name == "rmsprop":
-        return optim.RMSprop(params, lr, weight_decay=weight_decay)
-    if name == "adagrad":
-        return optim.Adagrad(params, lr, weight_decay=weight_decay)
-    raise ConfigError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}; got {name!r}")
+def _optimizer_names() -> tuple[str, ...]:
+    from .optim import NAMES
+    return NAMES
 
 
 def make_schedule(spec: str | None, optimizer: Any, epochs: int) -> list:
@@ -186,7 +173,7 @@ def _check_config_types(cfg: TrainConfig) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
             raise ConfigError(f"{name.replace('_', '-')} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
-    for name, choices in (("loss", LOSSES), ("optimizer", OPTIMIZERS), ("preprocess", PREPROCESS),
+    for name, choices in (("loss", LOSSES), ("optimizer", _optimizer_names()), ("preprocess", PREPROCESS),
                           ("dtype", ("float32", "float64"))):
         if getattr(cfg, name) not in choices:
             raise ConfigError(f"--{name} must be one of {', '.join(choices)}; got {getattr(cfg, name)!r}")
@@ -317,7 +304,8 @@ def run_training(cfg: TrainConfig, print_fn: Any = print) -> dict[str, Any]:
         "n_features": dataset.n_features})
     # regression targets are unbounded: a smaller default step keeps the first epochs stable
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.optimizer] / (5 if dataset.task == "regression" else 1)
-    optimizer = make_optimizer(cfg.optimizer, model.parameters(), lr, cfg.momentum, cfg.weight_decay)
+    from .optim import by_name
+    optimizer = by_name(cfg.optimizer, model.parameters(), lr, cfg.momentum, cfg.weight_decay)
     schedule = make_schedule(cfg.schedule, optimizer, cfg.epochs)
     run_dir = _run_dir(cfg.out)
 
@@ -613,7 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--hidden", help="hidden layer sizes, e.g. 100 or 100,50 (0 for none) [256]")
     t.add_argument("--activation", help="hidden activation, or one per hidden layer (comma-separated) [relu]")
     t.add_argument("--loss", choices=LOSSES, help="ce: softmax cross-entropy; mse: sum-of-squares; bce: binary cross-entropy [ce]")
-    t.add_argument("--optimizer", choices=OPTIMIZERS, help="[momentum]")
+    t.add_argument("--optimizer", choices=_optimizer_names(), help="[momentum]")
     t.add_argument("--lr", type=float, help="learning rate [0.05 for SGD with momentum, 1e-3 for Adam]")
     t.add_argument("--momentum", type=float, help="momentum for momentum/nesterov [0.9]")
     t.add_argument("--weight-decay", type=float, help="L2 penalty lambda on weights [0]")

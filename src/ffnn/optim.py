@@ -49,6 +49,8 @@ __all__ = [
     "adam_update",
     "rmsprop_update",
     "adagrad_update",
+    "NAMES",
+    "by_name",
 ]
 
 
@@ -959,3 +961,26 @@ class Adagrad(Optimizer):
         adagrad_update(p.value, g, self.accumulator[i], step=self.step_count, lr=self._lr,
                        lr_decay=self.lr_decay, eps=self.eps, weight_decay=self.weight_decay,
                        decay=p.decay, work=self._work[i])
+
+
+NAMES = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
+"""The optimizer names accepted by :func:`by_name` (and ``ffnn train --optimizer``)."""
+
+
+def by_name(name: str, params: Iterable[Parameter], lr: float, momentum: float = 0.9,
+            weight_decay: float = 0.0) -> Optimizer:
+    """The optimizer for a name in :data:`NAMES`: "sgd" is plain SGD, "momentum" and
+    "nesterov" are :class:`SGD` with ``momentum``, the others their classes' defaults.
+
+    >>> from ffnn.parameter import Parameter
+    >>> by_name("nesterov", [Parameter(np.zeros(2))], lr=0.1)
+    SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.0)
+    """
+    if name == "sgd":
+        return SGD(params, lr, weight_decay=weight_decay)
+    if name in ("momentum", "nesterov"):
+        return SGD(params, lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=weight_decay)
+    classes = {"adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
+    if name not in classes:
+        raise ConfigError(f"optimizer must be one of {', '.join(NAMES)}; got {name!r}")
+    return classes[name](params, lr, weight_decay=weight_decay)

@@ -36,8 +36,8 @@ import numpy as np
 from .. import layers as L
 from .. import losses
 from ..errors import FfnnError
+from ..builder import mlp
 from ..data.features import plane_features
-from ..model import Sequential
 from .params import (DEFAULTS, RESET_KEYS, ParamError, parse_csv, task_of,
                      validate_config)
 
@@ -149,22 +149,13 @@ class Session:
         self.T_train = self._targets(self.y_train)
         self.T_test = self._targets(self.y_test)
         seed = c["seed"]
-        init_rng = np.random.default_rng([seed, 1])
         self.rng = np.random.default_rng([seed, 2])
-        act_cls = L.ACTIVATIONS[c["activation"]]
-        layers: list[L.Layer] = []
-        self.act_index: list[int] = []
-        n_in = len(names)
-        for width in c["hidden"]:
-            layers.append(L.Linear(n_in, width, init="xavier", rng=init_rng))
-            layers.append(act_cls(rng=self.rng) if act_cls is L.RReLU else act_cls())
-            self.act_index.append(len(layers) - 1)
-            if c["dropout"] > 0:
-                layers.append(L.Dropout(c["dropout"], rng=self.rng))
-            n_in = width
         n_out = 1 if self.task == "regression" else 2
-        layers.append(L.Linear(n_in, n_out, init="xavier", rng=init_rng))
-        self.model = Sequential(layers, metadata={})
+        # the same network (and initial weights) as the exported `ffnn train ... --init xavier --seed`
+        self.model = mlp([len(names), *c["hidden"], n_out], c["activation"], dropout=c["dropout"],
+                         init="xavier", seed=seed)
+        self.act_index = [i for i, layer in enumerate(self.model)
+                          if not isinstance(layer, (L.Linear, L.Dropout))]
         self.loss = losses.SoftmaxCrossEntropy() if c["loss"] == "ce" else losses.EuclideanLoss()
         self._build_optimizer()
         self.epoch = 0
@@ -180,16 +171,9 @@ class Session:
         from .. import optim
         c = self.config
         l2 = c["reg_rate"] if c["regularization"] == "l2" else 0.0
-        params = self.model.parameters()
-        if c["optimizer"] == "adam":
-            self.optimizer = optim.Adam(params, lr=c["lr"], weight_decay=l2)
-        elif c["optimizer"] == "sgd":
-            self.optimizer = optim.SGD(params, lr=c["lr"], weight_decay=l2)
-        else:
-            if c["momentum"] <= 0:
-                raise ParamError(f"optimizer {c['optimizer']!r} needs momentum > 0, got {c['momentum']:g}")
-            self.optimizer = optim.SGD(params, lr=c["lr"], momentum=c["momentum"],
-                                       nesterov=c["optimizer"] == "nesterov", weight_decay=l2)
+        if c["optimizer"] in ("momentum", "nesterov") and c["momentum"] <= 0:
+            raise ParamError(f"optimizer {c['optimizer']!r} needs momentum > 0, got {c['momentum']:g}")
+        self.optimizer = optim.by_name(c["optimizer"], self.model.parameters(), c["lr"], c["momentum"], l2)
 
     # ------------------------------------------------------------------ controls
     def touch(self) -> None:
