@@ -69,7 +69,9 @@ def test_options_list_choices_and_bounds(client):
     assert set(opts["activations"]) == {"relu", "tanh", "sigmoid", "leaky_relu", "prelu", "rrelu",
                                         "elu", "softplus", "softsign", "identity"}
     assert set(opts["activations"]) <= set(ffnn.layers.ACTIVATIONS)
-    assert opts["optimizers"] == ["sgd", "momentum", "nesterov", "adam"]
+    # every optimizer of the catalogue (the four the playground had hard-coded among them)
+    assert opts["optimizers"] == list(ffnn.catalog.OPTIMIZERS.names())
+    assert opts["optimizers"][:4] == ["sgd", "momentum", "nesterov", "adam"]
     assert opts["limits"]["max_layers"] == 8 and opts["limits"]["max_neurons"] == 64
     assert set(opts["thumbnails"]) == {"circle", "xor", "gauss", "spiral", "reg-plane", "reg-gauss"}
 

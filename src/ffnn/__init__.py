@@ -17,9 +17,16 @@ from importlib import import_module
 from typing import Any
 
 from . import init, layers, losses
-from .errors import (ConfigError, DataError, FfnnError, LabelError, ModelFileError, ShapeError,
-                     TrainingDivergedError)
 from .builder import mlp
+from .errors import (
+    ConfigError,
+    DataError,
+    FfnnError,
+    LabelError,
+    ModelFileError,
+    ShapeError,
+    TrainingDivergedError,
+)
 from .gradcheck import GradcheckReport, gradcheck
 from .model import Sequential
 from .parameter import Parameter
@@ -29,18 +36,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__", "Parameter", "Sequential", "mlp", "gradcheck", "GradcheckReport", "save", "load",
-    "fit", "evaluate", "History", "Callback", "EarlyStopping",
+    "Trainer", "fit", "evaluate", "History", "Callback", "EarlyStopping", "Recipe",
     "FfnnError", "ShapeError", "LabelError", "DataError", "ModelFileError", "ConfigError",
     "TrainingDivergedError",
     "layers", "losses", "init", "optim", "schedules", "data", "metrics", "linear_models",
-    "estimators", "experiments",
+    "estimators", "experiments", "catalog", "recipe", "callbacks", "checkpoint",
 ]
 
 # Imported on first use so that `import ffnn` loads NumPy and the core only.
-_LAZY_ATTRIBUTES = {"fit": "train", "evaluate": "train", "History": "train", "Callback": "train",
-                    "EarlyStopping": "train"}
+_LAZY_ATTRIBUTES = {"Trainer": "train", "fit": "train", "evaluate": "train", "History": "history",
+                    "Callback": "callbacks", "EarlyStopping": "callbacks", "Recipe": "recipe"}
 _LAZY_MODULES = {"optim", "schedules", "data", "metrics", "linear_models", "estimators", "experiments",
-                 "plots", "cli", "train"}
+                 "plots", "cli", "train", "catalog", "recipe", "callbacks", "checkpoint", "history", "sampling"}
 
 
 def __getattr__(name: str) -> Any:

@@ -152,3 +152,32 @@ def make_rng(seed: Any) -> np.random.Generator:
     if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
         return np.random.default_rng(seed)
     raise ConfigError(f"seed/rng must be None, an int or a numpy.random.Generator, got {_describe(seed)}")
+
+
+def generator_state(rng: np.random.Generator) -> dict[str, Any]:
+    """The position of ``rng`` as JSON-serializable values (``bit_generator.state``, arrays as lists)."""
+    return _jsonable(rng.bit_generator.state)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def set_generator_state(rng: np.random.Generator, state: Any, owner: str = "random generator") -> None:
+    """Put ``rng`` back at a position from :func:`generator_state` (in place)."""
+    if not isinstance(state, dict):
+        raise ConfigError(f"{owner}: expected a saved generator state (a dict), got {_describe(state)}")
+    name = type(rng.bit_generator).__name__
+    if state.get("bit_generator") != name:
+        raise ConfigError(f"{owner}: the saved state is of a {state.get('bit_generator')!r} generator, "
+                          f"this one is {name!r}")
+    try:
+        rng.bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise ConfigError(f"{owner}: the saved state is not valid for {name}: {exc}") from None

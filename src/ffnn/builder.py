@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from ._typing import Seed
 from ._validation import check_int, check_number, make_rng
 from .errors import ConfigError
-from .layers import ACTIVATIONS, Dropout, Layer, Linear, PReLU
+from .layers import Dropout, Layer, Linear
+from .catalog import ACTIVATIONS
+from .catalog import activation as activation_layer
 from .model import Sequential
 
 __all__ = ["mlp", "default_init"]
@@ -35,7 +38,7 @@ def mlp(sizes: Sequence[int], activation: str | Sequence[str] = "relu", *, dropo
     sizes : sequence of int
         Input size, hidden sizes, output size (at least two entries).
     activation : str or sequence of str
-        One name from :data:`ffnn.layers.ACTIVATIONS` for every hidden layer, or one per
+        One name from :data:`ffnn.catalog.ACTIVATIONS` for every hidden layer, or one per
         hidden layer.
     dropout : float
         Dropout probability after each hidden activation (0: none).
@@ -57,8 +60,7 @@ def mlp(sizes: Sequence[int], activation: str | Sequence[str] = "relu", *, dropo
     if len(acts) != n_hidden:
         raise ConfigError(f"got {len(acts)} activations for {n_hidden} hidden layers; give one, or one per layer")
     for a in acts:
-        if a not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {a!r}; expected one of {', '.join(ACTIVATIONS)}")
+        ACTIVATIONS.entry(a)             # an unknown name raises ConfigError listing the choices
     dropout = check_number("dropout", dropout, low=0.0, high=1.0, high_inclusive=False)
     rng = make_rng(seed)
     layers: list[Layer] = []
@@ -67,13 +69,7 @@ def mlp(sizes: Sequence[int], activation: str | Sequence[str] = "relu", *, dropo
         layer_init = init or (default_init(acts[i]) if hidden else "xavier")
         layers.append(Linear(n_in, n_out, bias=bias, init=layer_init, rng=rng, dtype=dtype))
         if hidden:
-            cls = ACTIVATIONS[acts[i]]
-            if cls is PReLU:
-                layers.append(PReLU(dtype=dtype))
-            elif acts[i] == "rrelu":
-                layers.append(cls(rng=rng))
-            else:
-                layers.append(cls())
+            layers.append(activation_layer(acts[i], rng=rng, dtype=dtype))
             if dropout > 0:
                 layers.append(Dropout(dropout, rng=rng))
     return Sequential(layers)

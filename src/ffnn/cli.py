@@ -11,134 +11,61 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
-import tomllib
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["main", "TrainConfig", "run_training"]
+from .recipe import PREPROCESS, Recipe
 
-LOSSES = ("ce", "mse", "bce")
-PREPROCESS = ("auto", "none", "minmax", "standard")
+__all__ = ["main", "TrainConfig", "run_training", "resume_training"]
 
 
 @dataclass
-class TrainConfig:
-    """Every option of ``ffnn train`` (also the keys accepted in ``--config FILE.toml``)."""
+class TrainConfig(Recipe):
+    """Every option of ``ffnn train``: the run :class:`~ffnn.recipe.Recipe` and where and how to
+    write the run (``out``, ``plots``, ``progress``, ``checkpoint_every``)."""
 
-    data: str = "mnist-5k"
-    target: str | None = None
-    hidden: str = "256"
-    activation: str = "relu"
-    loss: str = "ce"
-    optimizer: str = "momentum"
-    lr: float | None = None
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 64
-    epochs: int = 15
-    schedule: str | None = None
-    dropout: float = 0.0
-    init: str | None = None
-    dtype: str = "float32"
-    val_fraction: float = 0.1
-    early_stopping: int | None = None
-    preprocess: str = "auto"
-    seed: int = 0
     out: str | None = None
-    n: int | None = None
-    noise: float | None = None
-    test_fraction: float | None = None
-    features: str | None = None
     plots: bool = True
     progress: bool = True
+    checkpoint_every: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from .errors import ConfigError
+        if self.out is not None and not isinstance(self.out, str):
+            raise ConfigError(f"option out: expected a path, got {self.out!r}")
+        if self.checkpoint_every is not None and (isinstance(self.checkpoint_every, bool)
+                                                  or not isinstance(self.checkpoint_every, int)
+                                                  or self.checkpoint_every < 1):
+            raise ConfigError(f"option checkpoint_every: expected an integer >= 1, got {self.checkpoint_every!r}")
+
+    def recipe(self) -> Recipe:
+        """The run recipe alone (without the output options)."""
+        return Recipe(**{f.name: getattr(self, f.name) for f in fields(Recipe)})
 
 
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adam": 1e-3, "rmsprop": 1e-3, "adagrad": 0.05}
+def __getattr__(name: str) -> Any:
+    # option names kept for compatibility; the catalogue is the one table of them
+    from . import catalog
+    if name == "LOSSES":
+        return catalog.LOSSES.names()
+    if name == "DEFAULT_LR":
+        return {e.name: e.default_lr for e in catalog.OPTIMIZERS.entries()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- building blocks -----------------------------------------------------------------
 
-def _parse_hidden(text: str) -> list[int]:
-    from .errors import ConfigError
-    text = str(text).strip()
-    if text in ("", "0", "none"):
-        return []
-    try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise ConfigError(f"--hidden must be comma-separated layer sizes such as 100 or 100,50; got {text!r}") from None
-    if any(s < 1 for s in sizes):
-        raise ConfigError(f"--hidden sizes must be positive integers, got {text!r}")
-    return sizes
-
-
-def _parse_activations(text: str, n_hidden: int) -> str | list[str]:
-    from .errors import ConfigError
-    from .layers import ACTIVATIONS
-    parts = [p.strip() for p in str(text).split(",")]
-    for p in parts:
-        if p not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {p!r}; expected one of {', '.join(ACTIVATIONS)}")
-    if len(parts) == 1:
-        return parts[0]
-    if len(parts) != n_hidden:
-        raise ConfigError(f"--activation lists {len(parts)} activations for {n_hidden} hidden layers; "
-                          "give one, or one per hidden layer")
-    return parts
-
-
-def _optimizer_names() -> tuple[str, ...]:
-    from .optim import NAMES
-    return NAMES
-
-
-def make_schedule(spec: str | None, optimizer: Any, epochs: int) -> list:
-    """Schedules for a ``--schedule`` spec: ``step:N:GAMMA``, ``inverse-time:A:B``,
-    ``exponential:GAMMA``, ``plateau[:FACTOR[:PATIENCE]]``, ``cosine``, ``momentum:START:END:AFTER``;
-    several joined with ``+``."""
-    from . import schedules
-    from .errors import ConfigError
-    if not spec:
-        return []
-    result = []
-    for part in str(spec).split("+"):
-        kind, *args = part.strip().split(":")
-        try:
-            values = [float(a) for a in args]
-        except ValueError:
-            raise ConfigError(f"--schedule {part!r}: the arguments after {kind!r} must be numbers") from None
-        try:
-            if kind == "step" and len(values) in (1, 2):
-                result.append(schedules.StepLR(optimizer, int(values[0]), *values[1:]))
-            elif kind == "inverse-time" and len(values) == 2:
-                result.append(schedules.InverseTimeLR(optimizer, *values))
-            elif kind == "exponential" and len(values) == 1:
-                result.append(schedules.ExponentialLR(optimizer, values[0]))
-            elif kind == "plateau" and len(values) <= 2:
-                kwargs = {"factor": values[0]} if values else {}
-                if len(values) == 2:
-                    kwargs["patience"] = int(values[1])
-                result.append(schedules.ReduceLROnPlateau(optimizer, **kwargs))
-            elif kind == "cosine" and not values:
-                result.append(schedules.CosineLR(optimizer, t_max=max(epochs, 1)))
-            elif kind == "momentum" and len(values) == 3:
-                result.append(schedules.MomentumSchedule(optimizer, values[0], values[1], int(values[2])))
-            else:
-                raise ConfigError(
-                    f"unknown --schedule {part!r}; expected step:N[:GAMMA], inverse-time:A:B, exponential:GAMMA, "
-                    "plateau[:FACTOR[:PATIENCE]], cosine or momentum:START:END:AFTER (join several with +)")
-        except TypeError as exc:
-            raise ConfigError(f"--schedule {part!r}: {exc}") from None
-    return result
-
-
 def _load_config(path: str | None) -> dict[str, Any]:
+    """The options of a ``--config`` TOML file (top level or a ``[train]`` table)."""
+    import tomllib
+
     from .errors import ConfigError
     if path is None:
         return {}
@@ -149,85 +76,15 @@ def _load_config(path: str | None) -> dict[str, Any]:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"--config {path}: not valid TOML: {exc}") from None
-    doc = doc.get("train", doc)
-    known = {f.name: f for f in fields(TrainConfig)}
+    table = doc.get("train", doc)
+    known = {f.name for f in fields(TrainConfig)}
     out = {}
-    for key, value in doc.items():
+    for key, value in table.items():
         name = key.replace("-", "_")
         if name not in known:
-            raise ConfigError(f"--config {path}: unknown option {key!r}; known: {', '.join(known)}")
-        if name == "hidden" and isinstance(value, list):
-            value = ",".join(str(v) for v in value)
+            raise ConfigError(f"--config {path}: unknown option {key!r}; known: {', '.join(sorted(known))}")
         out[name] = value
     return out
-
-
-def _check_config_types(cfg: TrainConfig) -> None:
-    from .errors import ConfigError
-    expect = {"lr": float, "momentum": float, "weight_decay": float, "dropout": float, "val_fraction": float,
-              "batch_size": int, "epochs": int, "seed": int, "early_stopping": int, "n": int, "noise": float,
-              "test_fraction": float}
-    for name, kind in expect.items():
-        value = getattr(cfg, name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
-            raise ConfigError(f"{name.replace('_', '-')} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
-    for name, choices in (("loss", LOSSES), ("optimizer", _optimizer_names()), ("preprocess", PREPROCESS),
-                          ("dtype", ("float32", "float64"))):
-        if getattr(cfg, name) not in choices:
-            raise ConfigError(f"--{name} must be one of {', '.join(choices)}; got {getattr(cfg, name)!r}")
-
-
-def _make_scaler(kind: str, dataset: Any):
-    from .data import MinMaxScaler, StandardScaler
-    if kind == "auto":
-        kind = "none" if dataset.image_shape is not None else "standard"
-    if kind == "none":
-        return None
-    return (MinMaxScaler() if kind == "minmax" else StandardScaler()).fit(dataset.X_train)
-
-
-def _targets_for(loss_name: str, dataset: Any, y: np.ndarray, dtype: Any) -> np.ndarray:
-    from .data import one_hot
-    if dataset.task == "classification":
-        if loss_name == "ce":
-            return y
-        if loss_name == "bce" and dataset.n_classes == 2:
-            return y.astype(dtype)
-        return one_hot(y, dataset.n_classes, dtype=dtype)
-    return y.astype(dtype)
-
-
-def _output_size(loss_name: str, dataset: Any) -> int:
-    if dataset.task == "classification":
-        return 1 if loss_name == "bce" and dataset.n_classes == 2 else dataset.n_classes
-    return 1 if dataset.y_train.ndim == 1 else dataset.y_train.shape[1]
-
-
-def make_loss(name: str, task: str):
-    from . import losses
-    from .errors import ConfigError
-    if task == "regression" and name != "mse":
-        raise ConfigError(f"--loss {name} needs class labels, but this data set is a regression task; use --loss mse")
-    return {"ce": losses.SoftmaxCrossEntropy, "mse": losses.EuclideanLoss, "bce": losses.BinaryCrossEntropy}[name]()
-
-
-def _parse_features(text: str | None, dataset: Any) -> list[str] | None:
-    from .data.features import check_feature_names
-    from .errors import ConfigError
-    if not text:
-        return None
-    if dataset.n_features != 2:
-        raise ConfigError(f"--features applies to 2-D data, but {dataset.name!r} has {dataset.n_features} features")
-    return check_feature_names([part.strip() for part in str(text).split(",")])
-
-
-def _with_features(dataset: Any, names: list[str]) -> Any:
-    import dataclasses
-    from .data.features import plane_features
-    return dataclasses.replace(dataset, X_train=plane_features(dataset.X_train, names),
-                               X_test=plane_features(dataset.X_test, names))
 
 
 def model_predict(model: Any, X: np.ndarray) -> np.ndarray:
@@ -246,123 +103,175 @@ def model_predict(model: Any, X: np.ndarray) -> np.ndarray:
     return model.predict(X.astype(model.dtype, copy=False))
 
 
-def _scores(model: Any, output: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+def _task(model: Any, dataset: Any = None) -> str:
+    """The model's task from its metadata, else the data set's (a model saved from Python has no metadata)."""
+    from .errors import ConfigError
+    task = model.metadata.get("task") or (dataset.task if dataset is not None else None)
+    if task is None:
+        raise ConfigError("the model file records no task (it was saved without ffnn train's metadata); "
+                          "pass the data set with --data")
+    return str(task)
+
+
+def _scores(task: str, output: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     from .metrics import accuracy, mean_squared_error, predicted_labels
-    if model.metadata.get("task") == "classification":
+    if task == "classification":
         return {"accuracy": accuracy(y, predicted_labels(output))}
     return {"mse": mean_squared_error(y, output)}
 
 
-def _report(model: Any, output: np.ndarray, y: np.ndarray, print_fn: Any = print) -> None:
+def _report(model: Any, task: str, output: np.ndarray, y: np.ndarray, print_fn: Callable[..., None] = print) -> None:
     from .metrics import classification_table, mean_squared_error, predicted_labels
-    if model.metadata.get("task") == "classification":
-        print_fn(classification_table(y, predicted_labels(output), model.metadata["n_classes"],
-                                      model.metadata.get("class_names")))
+    if task == "classification":
+        n_classes = model.metadata.get("n_classes") or max(output.shape[1], 2)
+        print_fn(classification_table(y, predicted_labels(output), n_classes, model.metadata.get("class_names")))
     else:
         print_fn(f"mean squared error: {mean_squared_error(y, output):.6g} on {len(y)} samples")
 
 
-def _run_dir(out: str | None) -> Path:
-    """The run directory (created when the run's files are complete); its parent is created now."""
-    path = Path(out) if out else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+def _state_dir(run_dir: Path) -> Path:
+    """Where an unfinished run keeps its state (recipe and checkpoint): beside the run directory,
+    which is only created, whole, when the run ends."""
+    return run_dir.parent / f".{run_dir.name}.ffnn-run"
 
 
-def run_training(cfg: TrainConfig, print_fn: Any = print) -> dict[str, Any]:
-    """Train as ``ffnn train`` does; write the run directory; return the metrics dict."""
-    from . import data, fit, save
-    from .builder import mlp
+def _new_run_dir(out: str | None) -> Path:
+    """The run directory of a new run, its state directory created (so parallel runs never share one)."""
+    from .errors import ConfigError
+    if out:
+        run_dir = Path(out)
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            _state_dir(run_dir).mkdir()
+        except FileExistsError:
+            raise ConfigError(f"an unfinished run is kept for {run_dir} (in {_state_dir(run_dir)}); continue it "
+                              f"with: ffnn train --resume {run_dir}  (or remove that directory)") from None
+        return run_dir
+    stamp = Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 1000):
+        run_dir = stamp if k == 1 else stamp.with_name(f"{stamp.name}-{k}")
+        if run_dir.exists():
+            continue
+        try:
+            _state_dir(run_dir).mkdir()
+        except FileExistsError:
+            continue
+        return run_dir
+    raise ConfigError(f"could not choose a new run directory next to {stamp}")
 
-    _check_config_types(cfg)
-    options = {k: v for k, v in (("n", cfg.n), ("noise", cfg.noise), ("test_fraction", cfg.test_fraction))
-               if v is not None}
-    if cfg.target is not None:
-        options["target"] = cfg.target
-    dataset = data.load(cfg.data, seed=cfg.seed, **options)
-    raw_test = dataset.X_test if cfg.features else None
-    feature_names = _parse_features(cfg.features, dataset)
-    if feature_names:
-        dataset = _with_features(dataset, feature_names)
-    dtype = np.dtype(cfg.dtype)
-    hidden = _parse_hidden(cfg.hidden)
-    activation = _parse_activations(cfg.activation, len(hidden))
-    loss = make_loss(cfg.loss, dataset.task)
-    scaler = _make_scaler(cfg.preprocess, dataset)
-    X_train = scaler.transform(dataset.X_train) if scaler else dataset.X_train
-    X_test = scaler.transform(dataset.X_test) if scaler else dataset.X_test
-    y_train = _targets_for(cfg.loss, dataset, dataset.y_train, dtype)
-    model = mlp([dataset.n_features, *hidden, _output_size(cfg.loss, dataset)], activation,
-                dropout=cfg.dropout, init=cfg.init, dtype=dtype, seed=cfg.seed)
-    model.metadata.update({
-        "task": dataset.task, "n_classes": dataset.n_classes, "loss": cfg.loss,
-        "class_names": list(dataset.class_names) if dataset.class_names else None,
-        "image_shape": list(dataset.image_shape) if dataset.image_shape else None,
-        "preprocessing": scaler.to_dict() if scaler else None, "data": cfg.data,
-        "data_options": {**options, "seed": cfg.seed},
-        "features": feature_names,
-        "n_features": dataset.n_features})
-    # regression targets are unbounded: a smaller default step keeps the first epochs stable
-    lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.optimizer] / (5 if dataset.task == "regression" else 1)
-    from .optim import by_name
-    optimizer = by_name(cfg.optimizer, model.parameters(), lr, cfg.momentum, cfg.weight_decay)
-    schedule = make_schedule(cfg.schedule, optimizer, cfg.epochs)
-    run_dir = _run_dir(cfg.out)
 
-    print_fn(f"data: {dataset.name}: {len(X_train):,} train / {len(X_test):,} test samples, "
+def run_training(cfg: TrainConfig, print_fn: Callable[..., None] = print, *, run_dir: Path | None = None) -> dict[str, Any]:
+    """Train as ``ffnn train`` does; write the run directory; return the metrics dict.
+
+    The run keeps its recipe and a checkpoint (every epoch, or every ``checkpoint_every``
+    batches) in a state directory beside the run directory until it ends, so an interrupted
+    or killed run continues with :func:`resume_training` (``ffnn train --resume RUN_DIR``).
+    The run directory itself appears only when the run is complete, with every file.
+    """
+    from ._atomic import write_atomic
+
+    run = cfg.recipe().prepare(source="ffnn train")
+    if run_dir is None:
+        run_dir = _new_run_dir(cfg.out)
+        write_atomic(_state_dir(run_dir) / "recipe.toml", _config_toml(cfg, run_dir))
+    try:
+        return _train_and_publish(cfg, run, run_dir, print_fn)
+    except BaseException as exc:
+        from .errors import TrainingDivergedError
+        if isinstance(exc, TrainingDivergedError):          # resuming would diverge again
+            shutil.rmtree(_state_dir(run_dir), ignore_errors=True)
+        raise
+
+
+def _config_toml(cfg: TrainConfig, run_dir: Path) -> str:
+    values = asdict(cfg) | {"out": str(run_dir)}
+    text = Recipe.to_toml(cfg.recipe())
+    for key in ("out", "plots", "progress", "checkpoint_every"):
+        if values[key] is not None:
+            text += f"{key} = {json.dumps(values[key])}\n"
+    return text
+
+
+def resume_training(run_dir: str | os.PathLike[str], overrides: dict[str, Any] | None = None,
+                    print_fn: Callable[..., None] = print) -> dict[str, Any]:
+    """Continue the unfinished run of ``run_dir`` from its last checkpoint.
+
+    ``overrides`` may change ``epochs`` (train longer or stop sooner), ``plots``,
+    ``progress`` and ``checkpoint_every``; everything else is the recorded recipe.
+    """
+    from .errors import ConfigError
+    run_dir = Path(run_dir)
+    state = _state_dir(run_dir)
+    if not (state / "recipe.toml").is_file():
+        hint = " (it has finished)" if run_dir.is_dir() else ""
+        raise ConfigError(f"no unfinished run is kept for {run_dir}{hint}; expected {state / 'recipe.toml'}")
+    values = _load_config(str(state / "recipe.toml"))
+    allowed = {"epochs", "plots", "progress", "checkpoint_every"}
+    changed = sorted(k for k, v in (overrides or {}).items() if k not in allowed and values.get(k) != v)
+    if changed:
+        raise ConfigError(f"--resume continues the recorded run; it cannot change {', '.join(changed)} "
+                          f"(only {', '.join(sorted(allowed))})")
+    values.update({k: v for k, v in (overrides or {}).items() if k in allowed})
+    cfg = TrainConfig(**values)
+    if (overrides or {}).get("epochs") is not None:
+        from ._atomic import write_atomic
+        write_atomic(state / "recipe.toml", _config_toml(cfg, run_dir))
+    print_fn(f"resuming {run_dir} from {state / 'checkpoint.ffnn'}")
+    return run_training(cfg, print_fn, run_dir=run_dir)
+
+
+def _train_and_publish(cfg: TrainConfig, run: Any, run_dir: Path, print_fn: Callable[..., None]) -> dict[str, Any]:
+    from ._atomic import publish_directory, staging_directory
+    from .callbacks import Callback
+    from .serialize import save
+
+    dataset, model, recipe = run.dataset, run.model, run.recipe
+    print_fn(f"run: {run_dir} (if it is interrupted, continue it with: ffnn train --resume {run_dir})")
+    print_fn(f"data: {dataset.name}: {len(run.X_train):,} train / {len(run.X_test):,} test samples, "
              f"{dataset.n_features} features, {dataset.task}"
              + (f", {dataset.n_classes} classes" if dataset.n_classes else ""))
-    print_fn(f"model: {dataset.n_features}-" + "-".join(map(str, hidden + [model.out_features]))
-             + f" {activation if isinstance(activation, str) else ','.join(activation)}, "
-             f"{model.num_parameters():,} parameters, {cfg.dtype}; loss {cfg.loss}; {optimizer!r}")
-    validation = cfg.val_fraction if cfg.val_fraction and cfg.val_fraction > 0 else None
-
-    def log_epoch(record: dict[str, float]) -> None:
-        parts = [f"epoch {int(record['epoch']):>3}/{cfg.epochs}", f"loss {record['loss']:.4f}"]
-        for key in ("accuracy", "val_loss", "val_accuracy"):
-            if key in record:
-                parts.append(f"{key.replace('_', ' ')} {record[key]:.4f}")
-        parts.append(f"lr {record['lr']:.3g}")
-        parts.append(f"{record['seconds']:.2f}s")
-        print_fn("  ".join(parts))
-
-    from .train import Callback
+    print_fn(f"model: {dataset.n_features}-" + "-".join(map(str, [*recipe.hidden_sizes, model.out_features]))
+             + f" {recipe.activation}, {model.num_parameters():,} parameters, {recipe.dtype}; loss {recipe.loss}; "
+             f"{run.optimizer!r}")
 
     class _Printer(Callback):
         def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-            log_epoch(logs)
+            parts = [f"epoch {int(logs['epoch']):>3}/{cfg.epochs}", f"loss {logs['loss']:.4f}"]
+            parts += [f"{key.replace('_', ' ')} {logs[key]:.4f}" for key in ("accuracy", "val_loss", "val_accuracy")
+                      if key in logs]
+            parts += [f"lr {logs['lr']:.3g}", f"{logs['seconds']:.2f}s"]
+            print_fn("  ".join(parts))
 
+    trainer = run.trainer(callbacks=[_Printer()], progress=cfg.progress)
     t0 = time.perf_counter()
-    history = fit(model, loss, optimizer, X_train, y_train, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                  validation=validation, schedule=schedule, callbacks=[_Printer()],
-                  early_stopping=cfg.early_stopping, seed=cfg.seed, progress=cfg.progress)
+    history = run.fit(trainer, checkpoint=_state_dir(run_dir) / "checkpoint.ffnn",
+                      checkpoint_every=cfg.checkpoint_every)
     train_seconds = time.perf_counter() - t0
     if history.interrupted:
-        print_fn("training interrupted; keeping the weights reached so far")
+        print_fn(f"interrupted after epoch {trainer.epoch}, batch {trainer.batch}; the state is kept: continue with "
+                 f"ffnn train --resume {run_dir}")
+        raise KeyboardInterrupt
 
-    output = model.predict(X_test)
-    metrics: dict[str, Any] = {f"test_{k}": v for k, v in _scores(model, output, dataset.y_test).items()}
+    output = model.predict(run.X_test)
+    metrics: dict[str, Any] = {f"test_{k}": v for k, v in _scores(dataset.task, output, dataset.y_test).items()}
     metrics.update({"train_seconds": round(train_seconds, 3), "epochs": history.epochs,
                     "stopped_early": history.stopped_early, "interrupted": history.interrupted,
                     "best_epoch": history.best_epoch, "final": history.records[-1] if history.records else {},
-                    "config": asdict(cfg) | {"lr": lr}, "ffnn_version": _version()})
+                    "config": asdict(cfg) | {"lr": run.lr, "out": str(run_dir)}, "ffnn_version": _version()})
     print_fn(f"trained {history.epochs} epochs in {train_seconds:.1f}s")
-    _report(model, output, dataset.y_test, print_fn)
+    _report(model, dataset.task, output, dataset.y_test, print_fn)
 
-    # Everything is written to a staging directory and moved into the run directory only when
-    # all of it succeeded: a failed run never leaves a mix of new and old files.
-    stage = Path(tempfile.mkdtemp(prefix=".ffnn-run-", dir=run_dir.parent))
-    try:
+    # Everything is written to a staging directory that becomes the run directory in one rename
+    # only when all of it succeeded: a failed run never leaves a half-written or mixed run.
+    with staging_directory(run_dir) as stage:
         save(model, stage / "model.ffnn")
         history.to_csv(stage / "history.csv")
-        figures = _figures(cfg, model, dataset, raw_test, output, history, stage, print_fn)
+        figures = _figures(cfg, run, output, history, stage, print_fn)
         metrics["figures"] = [f.name for f in figures]
         (stage / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float), encoding="utf-8")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        for item in stage.iterdir():
-            os.replace(item, run_dir / item.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        publish_directory(stage, run_dir)
+    shutil.rmtree(_state_dir(run_dir), ignore_errors=True)
     print_fn(f"wrote {run_dir}/: model.ffnn, history.csv, metrics.json"
              + (", " + ", ".join(f.name for f in figures) if figures else ""))
     key = "test_accuracy" if "test_accuracy" in metrics else "test_mse"
@@ -370,7 +279,8 @@ def run_training(cfg: TrainConfig, print_fn: Any = print) -> dict[str, Any]:
     return metrics
 
 
-def _figures(cfg, model, dataset, raw_test, output, history, run_dir, print_fn) -> list[Path]:
+def _figures(cfg: TrainConfig, run: Any, output: np.ndarray, history: Any, run_dir: Path,
+             print_fn: Callable[..., None]) -> list[Path]:
     from . import plots
     from .metrics import confusion_matrix, predicted_labels
     if not cfg.plots:
@@ -378,18 +288,20 @@ def _figures(cfg, model, dataset, raw_test, output, history, run_dir, print_fn) 
     if not plots.available():
         print_fn("plots skipped: matplotlib is not installed (pip install 'ffnn[plots]')")
         return []
+    dataset, model = run.dataset, run.model
     figures = [plots.history_figure(history.records, run_dir / "curves.png")]
     if dataset.task == "classification":
         cm = confusion_matrix(dataset.y_test, predicted_labels(output), dataset.n_classes)
         figures.append(plots.confusion_figure(cm, run_dir / "confusion.png", dataset.class_names))
     if dataset.n_features == 2 or model.metadata.get("features"):
-        points_test = raw_test if raw_test is not None else dataset.X_test
+        points_test = run.raw_X_test if run.raw_X_test is not None else dataset.X_test
 
         def predict(grid: np.ndarray) -> np.ndarray:
+            from ._math import sigmoid
             out = model_predict(model, grid.astype(np.float32))
             if dataset.task == "classification":
                 if out.shape[1] == 1:
-                    return 1 / (1 + np.exp(-out[:, 0]))
+                    return sigmoid(out[:, 0])
                 e = np.exp(out - out.max(axis=1, keepdims=True))
                 return (e / e.sum(axis=1, keepdims=True))[:, 1]
             return out[:, 0]
@@ -409,17 +321,19 @@ def _version() -> str:
 # --- subcommands -----------------------------------------------------------------------
 
 def cmd_train(args: argparse.Namespace) -> int:
-    cfg_values = _load_config(args.config)
-    for f in fields(TrainConfig):
-        value = getattr(args, f.name, None)
-        if value is not None:
-            cfg_values[f.name] = value
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     if args.no_plots:
-        cfg_values["plots"] = False
+        given["plots"] = False
     if args.no_progress:
-        cfg_values["progress"] = False
-    metrics = run_training(TrainConfig(**cfg_values))
-    return 0 if metrics else 1
+        given["progress"] = False
+    if args.resume:
+        from .errors import ConfigError
+        if args.config:
+            raise ConfigError("--resume continues the recorded run; it takes no --config")
+        resume_training(args.resume, given)
+        return 0
+    run_training(TrainConfig(**{**_load_config(args.config), **given}))
+    return 0
 
 
 def _raw_features(model: Any) -> int:
@@ -429,21 +343,22 @@ def _raw_features(model: Any) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from . import data, load
-    from .errors import DataError
+    from .errors import ConfigError, DataError
     model = load(args.model)
     if args.data:
         options = {"target": args.target} if args.target else {}
         dataset = data.load(args.data, seed=args.seed, **options)
-    else:   # the data set the model was trained on, with the same options and split
-        options = dict(model.metadata.get("data_options") or {})
-        dataset = data.load(model.metadata.get("data", "mnist-5k"), **options)
+    elif model.metadata.get("data"):   # the data set the model was trained on, with the same options and split
+        dataset = data.load(model.metadata["data"], **dict(model.metadata.get("data_options") or {}))
+    else:
+        raise ConfigError(f"{args.model} records no training data set; pass one with --data")
     if dataset.n_features != _raw_features(model):
         raise DataError(f"the model expects {_raw_features(model)} features, data set {dataset.name!r} "
                         f"has {dataset.n_features}")
     X, y = (dataset.X_test, dataset.y_test) if args.split == "test" else (dataset.X_train, dataset.y_train)
     output = model_predict(model, X)
     print(f"{args.model} on {dataset.name} ({args.split} split, {len(X):,} samples)")
-    _report(model, output, y)
+    _report(model, _task(model, dataset), output, y)
     return 0
 
 
@@ -497,11 +412,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if X.shape[1] != _raw_features(model):
         raise DataError(f"{args.input}: the model expects {_raw_features(model)} features per row, got {X.shape[1]}")
     out = model_predict(model, X)
-    rows = []
     if model.metadata.get("task") == "classification":
         names = model.metadata.get("class_names")
         if out.shape[1] == 1:
-            p1 = 1 / (1 + np.exp(-out[:, 0]))
+            from ._math import sigmoid
+            p1 = sigmoid(out[:, 0])
             probs = np.column_stack([1 - p1, p1])
         else:
             e = np.exp(out - out.max(axis=1, keepdims=True))
@@ -510,7 +425,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for i, p in enumerate(probs):
             k = int(p.argmax())
             print(f"{i},{names[k] if names else k},{p[k]:.4f}")
-            rows.append(k)
     else:
         print("row," + ",".join(f"y{j}" for j in range(out.shape[1])))
         for i, v in enumerate(out):
@@ -519,20 +433,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
-    from . import gradcheck, losses
+    from . import catalog, gradcheck
     from .builder import mlp
     rng = np.random.default_rng(args.seed)
-    hidden = _parse_hidden(args.hidden)
-    activation = _parse_activations(args.activation, len(hidden))
-    n_out = args.classes if args.loss == "ce" else args.outputs
-    model = mlp([args.features, *hidden, n_out], activation, dtype=np.float64, seed=args.seed)
+    shape = Recipe(hidden=args.hidden, activation=args.activation, loss=args.loss)    # checks the options
+    loss = catalog.loss(args.loss)
+    n_out = args.classes if loss.target_kind == "classes" else args.outputs
+    model = mlp([args.features, *shape.hidden_sizes, n_out], shape.activations, dtype=np.float64, seed=args.seed)
     X = rng.normal(size=(args.samples, args.features))
-    if args.loss == "ce":
-        loss, y = losses.SoftmaxCrossEntropy(), rng.integers(0, args.classes, args.samples)
-    elif args.loss == "bce":
-        loss, y = losses.BinaryCrossEntropy(), rng.integers(0, 2, (args.samples, n_out)).astype(float)
+    y: np.ndarray
+    if loss.target_kind == "classes":
+        y = rng.integers(0, args.classes, args.samples)
+    elif loss.target_kind == "binary":
+        y = rng.integers(0, 2, (args.samples, n_out)).astype(float)
     else:
-        loss, y = losses.EuclideanLoss(), rng.normal(size=(args.samples, n_out))
+        y = rng.normal(size=(args.samples, n_out))
     print(model)
     print(f"loss: {loss!r}; {args.samples} random samples (seed {args.seed})")
     report = gradcheck(model, loss, X, y, eps=args.eps, check_input=True)
@@ -583,7 +498,12 @@ def cmd_playground(args: argparse.Namespace) -> int:
 
 # --- argument parsing ------------------------------------------------------------------
 
+def _choices_help(table: Any) -> str:
+    return "; ".join(f"{e.name}: {e.help}" for e in table.entries())
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import catalog
     parser = argparse.ArgumentParser(prog="ffnn", description="Feed-forward neural networks with hand-derived backpropagation.")
     parser.add_argument("--version", action="version", version=f"ffnn {_version()}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -600,17 +520,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--target", help="CSV target column name or index [last column]")
     t.add_argument("--hidden", help="hidden layer sizes, e.g. 100 or 100,50 (0 for none) [256]")
     t.add_argument("--activation", help="hidden activation, or one per hidden layer (comma-separated) [relu]")
-    t.add_argument("--loss", choices=LOSSES, help="ce: softmax cross-entropy; mse: sum-of-squares; bce: binary cross-entropy [ce]")
-    t.add_argument("--optimizer", choices=_optimizer_names(), help="[momentum]")
-    t.add_argument("--lr", type=float, help="learning rate [0.05 for SGD with momentum, 1e-3 for Adam]")
+    t.add_argument("--loss", choices=catalog.LOSSES.names(), help=_choices_help(catalog.LOSSES) + " [ce]")
+    t.add_argument("--optimizer", choices=catalog.OPTIMIZERS.names(), help=_choices_help(catalog.OPTIMIZERS)
+                   + " [momentum]")
+    t.add_argument("--lr", type=float, help="learning rate [each optimizer's default: "
+                   + ", ".join(f"{e.name} {e.default_lr:g}" for e in catalog.OPTIMIZERS.entries()) + "]")
     t.add_argument("--momentum", type=float, help="momentum for momentum/nesterov [0.9]")
     t.add_argument("--weight-decay", type=float, help="L2 penalty lambda on weights [0]")
     t.add_argument("--batch-size", type=int, help="[64]")
     t.add_argument("--epochs", type=int, help="[15]")
-    t.add_argument("--schedule", help="step:N:GAMMA | inverse-time:A:B | exponential:GAMMA | plateau[:FACTOR[:PATIENCE]] | "
-                                      "cosine | momentum:START:END:AFTER; join with +")
+    t.add_argument("--schedule", help=" | ".join(e.value.usage(e.name) for e in catalog.SCHEDULES.entries())
+                   + "; join several with +")
     t.add_argument("--dropout", type=float, help="dropout probability after each hidden layer [0]")
-    t.add_argument("--init", help="gaussian | xavier | xavier_normal | he | he_uniform | zeros [he for ReLU-like, else xavier]")
+    t.add_argument("--init", help=" | ".join(catalog.INITIALIZERS.names()) + " | gaussian:STD "
+                   "[he for ReLU-like, else xavier]")
     t.add_argument("--dtype", choices=("float32", "float64"), help="[float32]")
     t.add_argument("--val-fraction", type=float, help="fraction of the training set held out for validation [0.1]")
     t.add_argument("--early-stopping", type=int, metavar="N", help="stop after N epochs without held-out improvement")
@@ -621,6 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--features", help="derived inputs for 2-D data, e.g. x1,x2,x1^2,x2^2,x1*x2,sin(x1),sin(x2)")
     t.add_argument("--seed", type=int, help="[0]")
     t.add_argument("--out", help="run directory [runs/<timestamp>]")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue the unfinished run of RUN_DIR from its last "
+                   "checkpoint (--epochs may change the total)")
+    t.add_argument("--checkpoint-every", type=int, metavar="N", help="also checkpoint every N batches [every epoch]")
     t.add_argument("--config", help="TOML file with any of these options (command-line options win)")
     t.add_argument("--no-plots", action="store_true", help="do not draw PNG figures")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -642,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gradcheck", parents=[debug], help="check backprop against central differences on a small random net")
     g.add_argument("--hidden", default="5,4")
     g.add_argument("--activation", default="tanh")
-    g.add_argument("--loss", choices=LOSSES, default="ce")
+    g.add_argument("--loss", choices=catalog.LOSSES.names(), default="ce")
     g.add_argument("--features", type=int, default=4)
     g.add_argument("--classes", type=int, default=3)
     g.add_argument("--outputs", type=int, default=2, help="outputs for mse/bce")

@@ -119,9 +119,10 @@ def gradcheck(model: Sequential, loss: Loss, X: Any, y: Any, eps: float = 1e-6, 
     dX = net._backward(loss.backward().copy(), input_grad=check_input)
     targets = [(name, p.value, p.grad.copy()) for name, p in net.named_parameters()]
     if check_input:
+        assert dX is not None  # _backward returns dE/dX when input_grad=True
         targets.append(("input", X, dX.copy()))
 
-    entries = []
+    entries: list[GradcheckEntry] = []
     for name, value, analytic in targets:
         flat_value, flat_analytic = value.reshape(-1), analytic.reshape(-1)
         idx = np.arange(flat_value.size)

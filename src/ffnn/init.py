@@ -30,13 +30,11 @@ Examples
 
 from __future__ import annotations
 
-import re
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from ._validation import check_dtype, check_number
-from .errors import ConfigError
 
 __all__ = ["gaussian", "xavier_normal", "xavier_uniform", "he_normal", "he_uniform", "zeros", "get",
            "Initializer"]
@@ -93,39 +91,20 @@ def zeros(shape: tuple[int, ...], rng: np.random.Generator | None = None, dtype=
     return np.zeros(shape, dtype=check_dtype(dtype))
 
 
-_BY_NAME: dict[str, Initializer] = {
-    "gaussian": gaussian(0.01),
-    "xavier": xavier_uniform,
-    "xavier_uniform": xavier_uniform,
-    "xavier_normal": xavier_normal,
-    "he": he_normal,
-    "he_normal": he_normal,
-    "msra": he_normal,
-    "he_uniform": he_uniform,
-    "zeros": zeros,
-}
-
-NAMES = tuple(_BY_NAME)
-
-
-_GAUSSIAN_STD = re.compile(r"^gaussian(?::|\(std=)([0-9.eE+-]+)\)?$")
-
-
 def get(init: str | Initializer) -> Initializer:
-    """Return the initializer for a name in :data:`NAMES` or a callable ``f(shape, rng, dtype)``.
+    """Return the initializer for a name (see :data:`ffnn.catalog.INITIALIZERS`), ``"gaussian:STD"``
+    or a callable ``f(shape, rng, dtype)``.
 
     ``"gaussian:0.1"`` (or ``"gaussian(std=0.1)"``, the name of ``gaussian(0.1)``) selects
     another standard deviation.
     """
-    if callable(init):
-        return init
-    if isinstance(init, str) and init in _BY_NAME:
-        return _BY_NAME[init]
-    match = _GAUSSIAN_STD.match(init) if isinstance(init, str) else None
-    if match:
-        try:
-            return gaussian(float(match.group(1)))
-        except ValueError:
-            pass
-    raise ConfigError(f"init must be one of {', '.join(map(repr, NAMES))}, 'gaussian:STD' or a callable "
-                      f"f(shape, rng, dtype); got {init!r}")
+    from .catalog import initializer
+    return initializer(init)
+
+
+def __getattr__(name: str) -> Any:
+    # NAMES moved to the catalogue (the one table of names); kept here too.
+    if name == "NAMES":
+        from .catalog import INITIALIZERS
+        return tuple(INITIALIZERS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 
 from . import init as _init
+from ._math import sigmoid, softplus
 from ._typing import Array, Seed
-from ._validation import check_2d, check_dtype, check_features, check_int, check_number, make_rng
+from ._validation import (check_2d, check_dtype, check_features, check_int, check_number, generator_state,
+                          make_rng, set_generator_state)
 from .errors import ConfigError, ShapeError
 from .parameter import Parameter
 
@@ -39,12 +41,26 @@ __all__ = [
 class Layer(ABC):
     """Base class: ``forward``, ``backward``, ``parameters``, train/eval mode, ``config``.
 
-    Subclasses implement ``forward(x)`` and ``backward(grad_out)``; layers with parameters
-    override ``parameters()``. ``config()`` returns the JSON-serializable constructor
-    arguments that :func:`ffnn.save` stores, so ``type(layer)(**layer.config())`` rebuilds it.
+    The protocol every layer follows (built-in or written by a user), and the only thing
+    :class:`ffnn.Sequential`, the serializer and the training engine rely on:
+
+    - ``forward(x)`` and ``backward(grad_out, input_grad=True)``; with ``input_grad=False``
+      the caller does not need dE/dx (the layer is first in the network), so a layer may skip
+      computing it and return None (:class:`Linear` saves the product ``G W``);
+    - ``parameters()``: the trainable :class:`~ffnn.Parameter` objects (empty by default);
+    - ``config()``: the JSON-serializable constructor arguments that :func:`ffnn.save`
+      stores, and ``from_config(config)`` that rebuilds the layer from them (default
+      ``cls(**config)``); register the class with :func:`ffnn.catalog.register_layer` so
+      :func:`ffnn.load` can find it by name;
+    - ``in_features``: the input width the layer requires, or None when any width works;
+      ``output_features(n_in)``: the output width for an input width (checks it);
+    - ``extra_state()`` / ``load_extra_state(state)``: state that is neither a parameter nor
+      a constructor argument, as JSON-serializable values (a random generator's position);
+      training checkpoints save it so that a resumed run continues bit for bit.
     """
 
     training: bool = True
+    in_features: int | None = None
 
     def __init__(self) -> None:
         self.training = True
@@ -55,8 +71,11 @@ class Layer(ABC):
         """Return the layer's output for a batch ``x`` of shape (n_samples, n_features)."""
 
     @abstractmethod
-    def backward(self, grad_out: Array) -> Array:
-        """Return dE/dx for dE/dy = ``grad_out``; replace each parameter's ``grad``."""
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array | None:
+        """Return dE/dx for dE/dy = ``grad_out``; replace each parameter's ``grad``.
+
+        With ``input_grad=False`` the layer may return None instead of dE/dx.
+        """
 
     def __call__(self, x: Array) -> Array:
         return self.forward(x)
@@ -78,9 +97,23 @@ class Layer(ABC):
         """Constructor arguments as a JSON-serializable dict."""
         return {}
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        """Rebuild a layer from :meth:`config` output (parameters are loaded afterwards)."""
+        return cls(**config)
+
     def output_features(self, n_in: int) -> int:
         """Number of output features for ``n_in`` input features (checks compatibility)."""
         return n_in
+
+    def extra_state(self) -> dict[str, Any]:
+        """Non-parameter state to checkpoint, JSON-serializable (empty by default)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`extra_state` output."""
+        if state:
+            raise ConfigError(f"{type(self).__name__} keeps no extra state, got keys {sorted(state)}")
 
     def _buffer(self, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """An array owned by this layer, reused while shape and dtype stay the same."""
@@ -195,6 +228,16 @@ class Linear(Layer):
         return {"in_features": self.in_features, "out_features": self.out_features,
                 "bias": self.bias is not None, "init": self.init, "dtype": self.dtype.name}
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Linear:
+        """Rebuild from :meth:`config` without drawing random weights (they are loaded next);
+        the initializer's name is kept."""
+        config = dict(config)
+        init = config.pop("init", "xavier")
+        layer = cls(**config, init="zeros")
+        layer.init = _init_name(init)
+        return layer
+
     def _name(self) -> str:
         return f"Linear({self.in_features}, {self.out_features})"
 
@@ -235,18 +278,10 @@ class Sigmoid(_Elementwise):
 
     def forward(self, x: Array) -> Array:
         self._check_input(x)
-        e = self._buffer("e", x.shape, x.dtype)
-        np.abs(x, out=e)
-        np.negative(e, out=e)
-        np.exp(e, out=e)                                  # e = exp(-|x|) in (0, 1]
-        y = self._buffer("y", x.shape, x.dtype)
-        np.add(e, 1.0, out=y)
-        np.divide(1.0, y, out=y)                          # 1 / (1 + e): sigmoid(x) for x >= 0
-        np.multiply(y, e, out=y, where=x < 0)             # e / (1 + e): sigmoid(x) for x < 0
-        self._y = y
-        return y
+        self._y = sigmoid(x, out=self._buffer("y", x.shape, x.dtype), work=self._buffer("e", x.shape, x.dtype))
+        return self._y
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         y = self._cached("_y")
         self._check_grad(grad_out, y.shape)
         dx = self._buffer("dx", y.shape, y.dtype)
@@ -264,7 +299,7 @@ class Tanh(_Elementwise):
         self._y = np.tanh(x, out=self._buffer("y", x.shape, x.dtype))
         return self._y
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         y = self._cached("_y")
         self._check_grad(grad_out, y.shape)
         dx = self._buffer("dx", y.shape, y.dtype)
@@ -282,7 +317,7 @@ class ReLU(_Elementwise):
         self._y = np.maximum(x, 0.0, out=self._buffer("y", x.shape, x.dtype))
         return self._y
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         y = self._cached("_y")
         self._check_grad(grad_out, y.shape)
         mask = np.greater(y, 0.0, out=self._buffer("mask", y.shape, np.dtype(bool)))
@@ -307,7 +342,7 @@ class LeakyReLU(_Elementwise):
         self._x = x
         return np.where(x > 0, x, self.negative_slope * x)
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         x = self._cached("_x")
         self._check_grad(grad_out, x.shape)
         return grad_out * np.where(x > 0, 1.0, self.negative_slope).astype(x.dtype, copy=False)
@@ -350,7 +385,7 @@ class PReLU(Layer):
         self._x = x
         return np.where(x > 0, x, self.slope.value * x)
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         x = self._cached("_x")
         self._check_grad(grad_out, x.shape)
         g_neg = grad_out * np.minimum(x, 0.0)
@@ -402,13 +437,20 @@ class RReLU(_Elementwise):
         self._factor = np.where(x >= 0, np.ones((), x.dtype), slopes)
         return x * self._factor
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         factor = self._cached("_factor")
         self._check_grad(grad_out, factor.shape)
         return grad_out * factor
 
     def config(self) -> dict[str, Any]:
         return {"lower": self.lower, "upper": self.upper}
+
+    def extra_state(self) -> dict[str, Any]:
+        """The position of the random generator that draws the slopes."""
+        return {"rng": generator_state(self.rng)}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        set_generator_state(self.rng, state.get("rng"), "RReLU rng")
 
 
 class ELU(_Elementwise):
@@ -428,7 +470,7 @@ class ELU(_Elementwise):
         self._y = np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0.0)))
         return self._y
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         x, y = self._cached("_x"), self._cached("_y")
         self._check_grad(grad_out, x.shape)
         return grad_out * np.where(x > 0, 1.0, y + self.alpha)
@@ -447,13 +489,12 @@ class Softplus(_Elementwise):
     def forward(self, x: Array) -> Array:
         self._check_input(x)
         self._x = x
-        return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+        return softplus(x)
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         x = self._cached("_x")
         self._check_grad(grad_out, x.shape)
-        e = np.exp(-np.abs(x))
-        return grad_out * (np.where(x >= 0, 1.0, e) / (1.0 + e))
+        return grad_out * sigmoid(x)
 
 
 class Softsign(_Elementwise):
@@ -464,7 +505,7 @@ class Softsign(_Elementwise):
         self._x = x
         return x / (1.0 + np.abs(x))
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         x = self._cached("_x")
         self._check_grad(grad_out, x.shape)
         return grad_out / np.square(1.0 + np.abs(x))
@@ -478,7 +519,7 @@ class Identity(_Elementwise):
         self._shape = x.shape
         return x
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         self._check_grad(grad_out, self._cached("_shape"))
         return grad_out
 
@@ -501,7 +542,7 @@ class Softmax(_Elementwise):
         self._y = z
         return z
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         y = self._cached("_y")
         self._check_grad(grad_out, y.shape)
         return y * (grad_out - np.sum(grad_out * y, axis=1, keepdims=True))
@@ -536,22 +577,24 @@ class Dropout(_Elementwise):
         self._shape = x.shape
         return x * self._mask
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         self._check_grad(grad_out, self._cached("_shape"))
         return grad_out if self._mask is None else grad_out * self._mask
 
     def config(self) -> dict[str, Any]:
         return {"p": self.p}
 
+    def extra_state(self) -> dict[str, Any]:
+        """The position of the random generator that draws the masks."""
+        return {"rng": generator_state(self.rng)}
 
-LAYERS: dict[str, type[Layer]] = {cls.__name__: cls for cls in (
-    Linear, Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, RReLU, ELU, Softplus, Softsign, Identity,
-    Softmax, Dropout)}
-"""The explicit registry of layer classes by name (used by :func:`ffnn.load`)."""
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        set_generator_state(self.rng, state.get("rng"), "Dropout rng")
 
-ACTIVATIONS: dict[str, type[Layer]] = {
-    "sigmoid": Sigmoid, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU,
-    "prelu": PReLU, "rrelu": RReLU, "elu": ELU, "softplus": Softplus, "softsign": Softsign,
-    "identity": Identity, "linear": Identity,
-}
-"""Activation layers by the lower-case names the CLI and estimators accept."""
+
+def __getattr__(name: str) -> Any:
+    # LAYERS and ACTIVATIONS moved to the catalogue (the one table of names); kept here too.
+    if name in ("LAYERS", "ACTIVATIONS"):
+        from . import catalog
+        return getattr(catalog, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

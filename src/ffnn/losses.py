@@ -21,30 +21,42 @@ binary cross-entropy; Bernoulli labels flipped with probability epsilon give
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from ._math import log_sigmoid, sigmoid, softplus
 from ._typing import Array
-from ._validation import check_2d, check_choice, check_labels, check_number
+from ._validation import as_float_array, check_2d, check_choice, check_labels, check_number
 from .errors import LabelError, ShapeError
 
 __all__ = ["Loss", "EuclideanLoss", "SoftmaxCrossEntropy", "CrossEntropy", "BinaryCrossEntropy",
-           "RobustBinaryCrossEntropy", "LOSSES"]
+           "RobustBinaryCrossEntropy", "LOSSES", "TARGET_KINDS"]
 
-
-def _log_sigmoid(z: np.ndarray) -> np.ndarray:
-    """log(1 / (1 + exp(-z))) = -softplus(-z), stable for any z."""
-    return -(np.maximum(-z, 0.0) + np.log1p(np.exp(-np.abs(z))))
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0, e) / (1.0 + e)
+TARGET_KINDS = ("classes", "binary", "values")
+"""What a loss compares the output with (:attr:`Loss.target_kind`)."""
 
 
 class Loss(ABC):
-    """Base class: validates shapes, applies the reduction, caches what ``backward`` needs."""
+    """Base class: validates shapes, applies the reduction, caches what ``backward`` needs.
+
+    The protocol the training engine relies on (built-in or written by a user):
+
+    - ``forward(output, target) -> float`` and ``backward() -> dE/d(output)``;
+    - ``reduction``: ``"mean"`` (the loss of a batch is the mean over its samples) or
+      ``"sum"``;
+    - ``target_kind``, the targets it takes: ``"classes"`` (integer class labels (N,) in
+      [0, K), or class probabilities (N, K)), ``"binary"`` (values in [0, 1] of the output's
+      shape, one Bernoulli variable per output) or ``"values"`` (real values of the output's
+      shape: regression). The engine checks a whole target array once with
+      :meth:`check_targets` before training and reports accuracy through
+      :meth:`count_correct` for every kind but ``"values"``.
+
+    A subclass sets ``target_kind`` and implements ``forward``; it may override
+    :meth:`count_correct` (how a prediction counts as correct) or :meth:`check_targets`.
+    """
+
+    target_kind: ClassVar[str] = "values"
 
     def __init__(self, reduction: str = "mean") -> None:
         self.reduction = check_choice("reduction", reduction, ("mean", "sum"))
@@ -93,6 +105,55 @@ class Loss(ABC):
     def config(self) -> dict[str, Any]:
         return {"reduction": self.reduction}
 
+    @property
+    def decision_threshold(self) -> float:
+        """For ``"binary"`` targets: an output above it predicts 1 (0.5 by default)."""
+        return 0.5
+
+    @property
+    def classification(self) -> bool:
+        """Whether predictions can be right or wrong (every target kind but ``"values"``)."""
+        return self.target_kind != "values"
+
+    def check_targets(self, target: Any, n_outputs: int | None, dtype: Any = None,
+                      what: str = "y") -> np.ndarray:
+        """Validate a whole array of targets once and return it ready for :meth:`forward`.
+
+        Class labels become ``intp`` (checked to lie in [0, ``n_outputs``)); every other
+        target becomes a float array of ``dtype``; binary targets must lie in [0, 1].
+        """
+        if isinstance(target, (str, bytes)):
+            raise LabelError(f"{what} must be an array of targets, got the string {target!r}")
+        t = np.asarray(target)
+        if self.target_kind == "classes" and t.ndim == 1:
+            k = n_outputs if n_outputs is not None else int(t.max(initial=0)) + 1
+            return check_labels(t, k, what)
+        if t.dtype.kind not in "biuf":
+            raise LabelError(f"{what} must be numeric, got dtype {t.dtype}"
+                             + (" (class labels need a classification loss)" if t.dtype.kind in "OUS" else ""))
+        t = as_float_array(t, what, dtype=dtype)
+        if self.target_kind == "binary" and t.size and not ((t >= 0) & (t <= 1)).all():
+            bad = t[~((t >= 0) & (t <= 1))][0]
+            raise LabelError(f"{what}: {type(self).__name__} targets must lie in [0, 1], got {bad:g}")
+        return t
+
+    def count_correct(self, output: Array, target: np.ndarray) -> float | None:
+        """How many samples of a batch are predicted correctly (None for regression).
+
+        ``"classes"``: the largest output is the label (or the most probable class of a
+        probability target). ``"binary"``: each output above :attr:`decision_threshold`
+        against each target above 0.5, averaged over the outputs of a sample.
+        """
+        if self.target_kind == "classes":
+            if target.ndim == 1:
+                return float(np.count_nonzero(output.argmax(axis=1) == target))
+            return float(np.count_nonzero(output.argmax(axis=1) == target.argmax(axis=1)))
+        if self.target_kind == "binary":
+            t = target.reshape(output.shape)
+            hits = np.count_nonzero((output > self.decision_threshold) == (t > 0.5))
+            return float(hits) / output.shape[1]
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config().items())})"
 
@@ -137,6 +198,8 @@ class SoftmaxCrossEntropy(Loss):
     >>> loss.forward(np.zeros((2, 4)), np.array([0, 3]))   # uniform over 4 classes: log 4
     1.386294...
     """
+
+    target_kind = "classes"
 
     def forward(self, output: Array, target: Any) -> float:
         z = self._check_output(output)
@@ -183,6 +246,8 @@ class CrossEntropy(Loss):
     finite when a probability underflows to 0. ``target``: labels (N,) or probabilities (N, K).
     """
 
+    target_kind = "classes"
+
     def forward(self, output: Array, target: Any) -> float:
         y = self._check_output(output)
         n, k = y.shape
@@ -211,12 +276,19 @@ class BinaryCrossEntropy(Loss):
     - ``from_logits=False``: the output is ``p`` (after a Sigmoid layer);
       ``dE/dp = (p - t) / (p (1 - p))``; ``p`` is clipped to [tiny, 1 - eps] for the logs.
 
-    A target of shape (N,) is accepted for a single output.
+    A target of shape (N,) is accepted for a single output. A prediction counts as 1 when
+    the output is above 0 (logits) or 0.5 (probabilities).
     """
+
+    target_kind = "binary"
 
     def __init__(self, from_logits: bool = True, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.from_logits = bool(from_logits)
+
+    @property
+    def decision_threshold(self) -> float:
+        return 0.0 if self.from_logits else 0.5
 
     def _binary_target(self, y: np.ndarray, target: Any) -> np.ndarray:
         t = self._dense_target(y, target)
@@ -230,8 +302,8 @@ class BinaryCrossEntropy(Loss):
         t = self._binary_target(y, target)
         scale = self._scale(len(y))
         if self.from_logits:
-            loss = np.sum(np.maximum(y, 0.0) + np.log1p(np.exp(-np.abs(y))) - t * y)
-            self._grad = (_sigmoid(y) - t) * scale
+            loss = np.sum(softplus(y) - t * y)
+            self._grad = (sigmoid(y) - t) * scale
         else:
             p = np.clip(y, np.finfo(y.dtype).tiny, 1.0 - np.finfo(y.dtype).epsneg)
             loss = -np.sum(t * np.log(p) + (1.0 - t) * np.log1p(-p))
@@ -280,7 +352,7 @@ class RobustBinaryCrossEntropy(BinaryCrossEntropy):
         scale = self._scale(len(y))
         if self.from_logits:
             z = sign * y                       # logit of the observed label
-            log_s = _log_sigmoid(z)
+            log_s = log_sigmoid(z)
             # log q = log(eps + (1 - 2 eps) s) = log((1 - eps) + eps e^{-z}) + log s
             if eps == 0.0:
                 log_q = log_s
@@ -288,7 +360,7 @@ class RobustBinaryCrossEntropy(BinaryCrossEntropy):
             else:
                 log_q = np.logaddexp(np.log1p(-eps), np.log(eps) - z) + log_s
                 s_over_q = np.exp(log_s - log_q)
-            s = _sigmoid(z)
+            s = sigmoid(z)
             self._grad = -sign * (1.0 - 2.0 * eps) * (1.0 - s) * s_over_q * scale
         else:
             p = np.clip(y, np.finfo(y.dtype).tiny, 1.0 - np.finfo(y.dtype).epsneg)
@@ -303,6 +375,9 @@ class RobustBinaryCrossEntropy(BinaryCrossEntropy):
         return {"epsilon": self.epsilon, "from_logits": self.from_logits, "reduction": self.reduction}
 
 
-LOSSES: dict[str, type[Loss]] = {cls.__name__: cls for cls in (
-    EuclideanLoss, SoftmaxCrossEntropy, CrossEntropy, BinaryCrossEntropy, RobustBinaryCrossEntropy)}
-"""The registry of loss classes by name."""
+def __getattr__(name: str) -> Any:
+    # LOSSES (loss classes by class name) moved to the catalogue as LOSS_CLASSES; kept here too.
+    if name == "LOSSES":
+        from .catalog import LOSS_CLASSES
+        return LOSS_CLASSES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable, Iterator
+import inspect
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
 from ._typing import Array
 from ._validation import as_float_array, check_dtype, check_int
 from .errors import ConfigError, ShapeError
-from .layers import Layer, Linear
+from .layers import Layer
 from .parameter import Parameter
 
 __all__ = ["Sequential"]
@@ -66,27 +68,34 @@ class Sequential:
         self.training = True
 
     def _check_sizes(self) -> None:
+        self._sizes()
+
+    def _sizes(self) -> list[int] | None:
+        """The width before and after each layer, or None when no layer fixes the input width."""
         n = self.in_features
         if n is None:
-            return
+            return None
+        sizes = [n]
         for layer in self.layers:
             n = layer.output_features(n)
+            sizes.append(n)
+        return sizes
 
     @property
     def in_features(self) -> int | None:
-        """Number of input features (from the first Linear layer), or None if unknown."""
+        """Number of input features: the ``in_features`` of the first layer that fixes it
+        (a :class:`~ffnn.layers.Linear`, for instance), or None."""
         for layer in self.layers:
-            if isinstance(layer, Linear):
+            if layer.in_features is not None:
                 return layer.in_features
         return None
 
     @property
     def out_features(self) -> int | None:
-        """Number of outputs (from the last Linear layer), or None if unknown."""
-        for layer in reversed(self.layers):
-            if isinstance(layer, Linear):
-                return layer.out_features
-        return None
+        """Number of outputs, from :attr:`in_features` through each layer's ``output_features``,
+        or None when the input width is unknown."""
+        sizes = self._sizes()
+        return None if sizes is None else sizes[-1]
 
     @property
     def dtype(self) -> np.dtype | None:
@@ -135,15 +144,21 @@ class Sequential:
         return None if grad is None else grad.copy()
 
     def _backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        for i in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[i]
-            if i == 0 and not input_grad:
-                if isinstance(layer, Linear):
-                    return layer.backward(grad, input_grad=False)
-                layer.backward(grad)
-                return None
-            grad = layer.backward(grad)
-        return grad
+        layers = self.layers
+        for i in range(len(layers) - 1, 0, -1):
+            out = layers[i].backward(grad)
+            if out is None:
+                raise ShapeError(f"layer {i} ({layers[i]!r}) returned no input gradient from backward")
+            grad = out
+        if not layers:
+            return grad
+        if input_grad:
+            return layers[0].backward(grad)
+        if _takes_input_grad(layers[0]):
+            layers[0].backward(grad, input_grad=False)
+        else:                            # a layer written before input_grad was part of the protocol
+            layers[0].backward(grad)
+        return None
 
     def predict(self, x: Array, batch_size: int = 4096) -> np.ndarray:
         """Forward pass in evaluation mode, in chunks of ``batch_size`` rows; restores the mode."""
@@ -185,11 +200,23 @@ class Sequential:
         """Copies of every parameter value, by ``named_parameters`` name."""
         return {name: p.value.copy() for name, p in self.named_parameters()}
 
+    def check_state(self, state: dict[str, Any]) -> None:
+        """Check that ``state`` holds one numeric array of the right shape per parameter, and nothing else."""
+        if not isinstance(state, dict):
+            raise ShapeError(f"a model state maps parameter names to arrays, got {type(state).__name__}")
+        names = dict(self.named_parameters())
+        for name, p in names.items():
+            value = state.get(name)
+            if value is None or np.shape(value) != p.value.shape or np.asarray(value).dtype.kind not in "biuf":
+                raise ShapeError(f"state has no numeric array of shape {p.value.shape} for parameter {name!r}")
+        extra = sorted(set(state) - set(names))
+        if extra:
+            raise ShapeError(f"state has arrays {extra} that match no parameter of this model")
+
     def load_state(self, state: dict[str, np.ndarray]) -> None:
-        """Copy values from :meth:`state` back into the parameters (in place)."""
+        """Copy values from :meth:`state` back into the parameters (in place); checked first."""
+        self.check_state(state)
         for name, p in self.named_parameters():
-            if name not in state or np.shape(state[name]) != p.value.shape:
-                raise ShapeError(f"state has no array of shape {p.value.shape} for parameter {name!r}")
             p.value[...] = state[name]
 
     def copy(self) -> "Sequential":
@@ -221,3 +248,19 @@ class Sequential:
             lines.append(f"  ({i}): {layer!r}" + (f"  # {n:,} parameters" if n else ""))
         lines.append(f")  # {self.num_parameters():,} parameters in total")
         return "\n".join(lines)
+
+
+def _takes_input_grad(layer: Layer) -> bool:
+    """Whether ``layer.backward`` accepts ``input_grad`` (every built-in layer does)."""
+    cls = type(layer)
+    known = _INPUT_GRAD.get(cls)
+    if known is None:
+        try:
+            known = "input_grad" in inspect.signature(cls.backward).parameters
+        except (TypeError, ValueError):
+            known = False
+        _INPUT_GRAD[cls] = known
+    return known
+
+
+_INPUT_GRAD: dict[type, bool] = {}

@@ -28,8 +28,8 @@ Conventions shared by every optimizer here:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -441,6 +441,10 @@ class Optimizer(ABC):
     """
 
     _hparam_names: tuple[str, ...] = ("lr",)
+    _state_keys: tuple[str, ...] = ()
+    """Every per-parameter state array the class can hold (some only for some hyper-parameters)."""
+    _optional_state: tuple[str, ...] = ()
+    """State arrays that a saved state may carry even when the hyper-parameters do not need them."""
 
     def __init__(self, params: Iterable[Parameter], lr: float) -> None:
         name = type(self).__name__
@@ -464,12 +468,20 @@ class Optimizer(ABC):
         """The constructor's keyword arguments as a dict of Python scalars."""
         return {k: getattr(self, k) for k in self._hparam_names}
 
+    @abstractmethod
+    def _configure(self, **hparams: Any) -> None:
+        """Validate and set every hyper-parameter of ``_hparam_names`` (all given)."""
+
     # -- state ------------------------------------------------------------
     def _state_names(self) -> tuple[str, ...]:
+        """The state arrays the current hyper-parameters use (a subset of ``_state_keys``)."""
         return ()
 
-    def _prepare_load(self, state: dict[str, Any]) -> None:
-        """Allocate optional state that ``state`` carries (hook for subclasses)."""
+    def _allocate(self) -> None:
+        """Allocate (as zeros) each state array of :meth:`_state_names` that does not exist yet."""
+        for key in self._state_names():
+            if getattr(self, key, None) is None:
+                setattr(self, key, self._zeros())
 
     def _zeros(self, fill: float = 0.0) -> list[Array]:
         return [np.full_like(p.value, fill) for p in self.params]
@@ -520,10 +532,12 @@ class Optimizer(ABC):
         return d
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore hyper-parameters and state arrays from :meth:`state_dict` output.
+        """Restore hyper-parameters and state arrays from :meth:`state_dict` output, in place.
 
-        Everything is validated before anything changes; arrays are cast to each
-        parameter's dtype and must have its shape.
+        Everything is validated before anything changes (on an error the optimizer is left as
+        it was); arrays are cast to each parameter's dtype and must have its shape. A state
+        array the saved hyper-parameters do not use (AMSGrad's maximum without ``amsgrad``)
+        is refused.
         """
         name = type(self).__name__
         if not isinstance(state, dict):
@@ -531,44 +545,63 @@ class Optimizer(ABC):
         got = state.get("optimizer", name)
         if got != name:
             raise ConfigError(f"{name}.load_state_dict got the state of a {got} optimizer")
-        allowed = {"optimizer", "step_count", *self._hparam_names, *_ALL_STATE_NAMES}
+        allowed = {"optimizer", "step_count", *self._hparam_names, *self._state_keys}
         unknown = sorted(set(state) - allowed)
         if unknown:
             raise ConfigError(f"{name}.load_state_dict got unknown keys {unknown}; expected "
                               f"some of {sorted(allowed)}")
-        hp = self.hyperparameters()
-        hp.update({k: state[k] for k in self._hparam_names if k in state})
-        if isinstance(hp.get("betas"), list):
-            hp["betas"] = tuple(hp["betas"])
-        fresh = type(self)(self.params, **hp)           # validates the hyper-parameters
-        fresh.step_count = check_int(f"{name} step_count", state.get("step_count", 0), low=0)
-        fresh._prepare_load(state)
-        for key in fresh._state_names():
+        step_count = check_int(f"{name} step_count", state.get("step_count", self.step_count), low=0)
+        old = self.hyperparameters()
+        new = {**old, **{k: state[k] for k in self._hparam_names if k in state}}
+        if isinstance(new.get("betas"), list):
+            new["betas"] = tuple(new["betas"])
+        try:
+            self._configure(**new)
+            arrays = self._check_state_arrays(state)
+        except BaseException:
+            self._configure(**old)
+            raise
+        self._allocate()
+        for key, sources in arrays.items():
+            if getattr(self, key, None) is None:
+                setattr(self, key, self._zeros())
+            for dst, src in zip(getattr(self, key), sources, strict=True):
+                np.copyto(dst, src, casting="unsafe")
+        self.step_count = step_count
+
+    def _check_state_arrays(self, state: dict[str, Any]) -> dict[str, list[np.ndarray]]:
+        """The state arrays of ``state`` the current hyper-parameters need, validated."""
+        name = type(self).__name__
+        needed = self._state_names() + tuple(k for k in self._optional_state
+                                             if k in state and k not in self._state_names())
+        extra = sorted(k for k in self._state_keys if k in state and k not in needed)
+        if extra:
+            raise ConfigError(f"{name}.load_state_dict: state {extra} is not used with "
+                              f"{self.hyperparameters()}")
+        checked = {}
+        for key in needed:
             if key not in state:
                 raise ConfigError(f"{name}.load_state_dict: missing state {key!r}")
             arrays = state[key]
             if not isinstance(arrays, (list, tuple)) or len(arrays) != len(self.params):
                 raise ConfigError(f"{name}.load_state_dict: {key!r} must be a list of "
                                   f"{len(self.params)} arrays, got {type(arrays).__name__}"
-                                  + (f" of length {len(arrays)}" if hasattr(arrays, '__len__') else ""))
-            for p, dst, src in zip(self.params, getattr(fresh, key), arrays):
+                                  + (f" of length {len(arrays)}" if hasattr(arrays, "__len__") else ""))
+            checked[key] = []
+            for p, src in zip(self.params, arrays, strict=True):
                 src = np.asarray(src)
-                if src.shape != dst.shape:
+                if src.shape != p.value.shape:
                     raise ShapeError(f"{name}.load_state_dict: {key!r} for parameter "
-                                     f"{p.name!r} has shape {src.shape}, expected {dst.shape}")
+                                     f"{p.name!r} has shape {src.shape}, expected {p.value.shape}")
                 if src.dtype.kind not in "biuf":
                     raise ConfigError(f"{name}.load_state_dict: {key!r} for parameter "
                                       f"{p.name!r} has dtype {src.dtype}, expected floats")
-                np.copyto(dst, src, casting="unsafe")
-        self.__dict__.update(fresh.__dict__)
+                checked[key].append(src)
+        return checked
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({args})"
-
-
-_ALL_STATE_NAMES = ("velocity", "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg",
-                    "grad_avg", "momentum_buffer", "accumulator")
 
 
 class SGD(Optimizer):
@@ -632,16 +665,23 @@ class SGD(Optimizer):
     """
 
     _hparam_names = ("lr", "momentum", "nesterov", "weight_decay")
+    _state_keys = ("velocity",)
 
     def __init__(self, params: Iterable[Parameter], lr: float, momentum: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
-        if not isinstance(nesterov, (bool, np.bool_)):
-            raise ConfigError(f"SGD nesterov must be True or False, got {nesterov!r}")
-        self.nesterov = bool(nesterov)
-        self.momentum = momentum
-        self.weight_decay = check_number("SGD weight_decay", weight_decay, low=0.0)
+        self.nesterov = False
+        self._configure(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
         self.velocity: list[Array] = self._zeros()
+
+    def _configure(self, *, lr: float, momentum: float, nesterov: bool, weight_decay: float) -> None:
+        nesterov = _check_bool("SGD", "nesterov", nesterov)
+        momentum = check_number("SGD momentum", momentum, low=0.0, high=1.0, high_inclusive=False)
+        if nesterov and momentum == 0.0:
+            raise ConfigError(f"SGD nesterov=True requires momentum > 0, got momentum={momentum}")
+        weight_decay = check_number("SGD weight_decay", weight_decay, low=0.0)
+        self.lr = lr
+        self.nesterov, self._momentum, self.weight_decay = nesterov, momentum, weight_decay
 
     @property
     def momentum(self) -> float:
@@ -650,10 +690,7 @@ class SGD(Optimizer):
 
     @momentum.setter
     def momentum(self, value: float) -> None:
-        value = check_number("SGD momentum", value, low=0.0, high=1.0, high_inclusive=False)
-        if self.nesterov and value == 0.0:
-            raise ConfigError(f"SGD nesterov=True requires momentum > 0, got momentum={value}")
-        self._momentum = value
+        self._configure(lr=self.lr, momentum=value, nesterov=self.nesterov, weight_decay=self.weight_decay)
 
     def _state_names(self) -> tuple[str, ...]:
         return ("velocity",)
@@ -732,20 +769,25 @@ class Adam(Optimizer):
     """
 
     _hparam_names = ("lr", "betas", "eps", "weight_decay", "amsgrad")
+    _state_keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     _decoupled = False
 
     def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False) -> None:
         super().__init__(params, lr)
-        name = type(self).__name__
-        self.betas = _check_betas(name, betas)
-        self.eps = check_number(f"{name} eps", eps, low=0.0)
-        self.weight_decay = check_number(f"{name} weight_decay", weight_decay, low=0.0)
-        self.amsgrad = _check_bool(name, "amsgrad", amsgrad)
+        self._configure(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
         self.exp_avg: list[Array] = self._zeros()
         self.exp_avg_sq: list[Array] = self._zeros()
         self.max_exp_avg_sq: list[Array] | None = self._zeros() if self.amsgrad else None
+
+    def _configure(self, *, lr: float, betas: tuple[float, float], eps: float, weight_decay: float,
+                   amsgrad: bool) -> None:
+        name = type(self).__name__
+        checked = (_check_betas(name, betas), check_number(f"{name} eps", eps, low=0.0),
+                   check_number(f"{name} weight_decay", weight_decay, low=0.0), _check_bool(name, "amsgrad", amsgrad))
+        self.lr = lr
+        self.betas, self.eps, self.weight_decay, self.amsgrad = checked
 
     def _state_names(self) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
@@ -853,19 +895,27 @@ class RMSprop(Optimizer):
     """
 
     _hparam_names = ("lr", "alpha", "eps", "momentum", "centered", "weight_decay")
+    _state_keys = ("square_avg", "grad_avg", "momentum_buffer")
 
     def __init__(self, params: Iterable[Parameter], lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, momentum: float = 0.0, centered: bool = False,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
-        self.alpha = check_number("RMSprop alpha", alpha, low=0.0, high=1.0)
-        self.eps = check_number("RMSprop eps", eps, low=0.0)
-        self.centered = _check_bool("RMSprop", "centered", centered)
-        self.weight_decay = check_number("RMSprop weight_decay", weight_decay, low=0.0)
         self.square_avg: list[Array] = self._zeros()
-        self.grad_avg: list[Array] | None = self._zeros() if self.centered else None
+        self.grad_avg: list[Array] | None = None
         self.momentum_buffer: list[Array] | None = None
-        self.momentum = momentum
+        self._configure(lr=lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered,
+                        weight_decay=weight_decay)
+        self._allocate()
+
+    def _configure(self, *, lr: float, alpha: float, eps: float, momentum: float, centered: bool,
+                   weight_decay: float) -> None:
+        checked = (check_number("RMSprop alpha", alpha, low=0.0, high=1.0), check_number("RMSprop eps", eps, low=0.0),
+                   _check_bool("RMSprop", "centered", centered),
+                   check_number("RMSprop weight_decay", weight_decay, low=0.0),
+                   check_number("RMSprop momentum", momentum, low=0.0, high=1.0, high_inclusive=False))
+        self.lr = lr
+        self.alpha, self.eps, self.centered, self.weight_decay, self._momentum = checked
 
     @property
     def momentum(self) -> float:
@@ -876,16 +926,14 @@ class RMSprop(Optimizer):
     def momentum(self, value: float) -> None:
         self._momentum = check_number("RMSprop momentum", value, low=0.0, high=1.0,
                                       high_inclusive=False)
-        if self._momentum > 0.0 and self.momentum_buffer is None:
-            self.momentum_buffer = self._zeros()
+        self._allocate()
 
-    def _prepare_load(self, state: dict[str, Any]) -> None:
-        if "momentum_buffer" in state and self.momentum_buffer is None:
-            self.momentum_buffer = self._zeros()
+    _optional_state = ("momentum_buffer",)
 
     def _state_names(self) -> tuple[str, ...]:
+        # the momentum buffer is kept once allocated (a schedule may set momentum to 0 and back)
         return (("square_avg",) + (("grad_avg",) if self.centered else ())
-                + (("momentum_buffer",) if self.momentum_buffer is not None else ()))
+                + (("momentum_buffer",) if self._momentum > 0.0 or self.momentum_buffer is not None else ()))
 
     def _update(self, i: int, p: Parameter, g: Array) -> None:
         rmsprop_update(p.value, g, self.square_avg[i], lr=self._lr, alpha=self.alpha,
@@ -942,17 +990,23 @@ class Adagrad(Optimizer):
     """
 
     _hparam_names = ("lr", "lr_decay", "eps", "initial_accumulator_value", "weight_decay")
+    _state_keys = ("accumulator",)
 
     def __init__(self, params: Iterable[Parameter], lr: float = 1e-2, lr_decay: float = 0.0,
                  eps: float = 1e-10, initial_accumulator_value: float = 0.0,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
-        self.lr_decay = check_number("Adagrad lr_decay", lr_decay, low=0.0)
-        self.eps = check_number("Adagrad eps", eps, low=0.0)
-        self.initial_accumulator_value = check_number(
-            "Adagrad initial_accumulator_value", initial_accumulator_value, low=0.0)
-        self.weight_decay = check_number("Adagrad weight_decay", weight_decay, low=0.0)
+        self._configure(lr=lr, lr_decay=lr_decay, eps=eps, initial_accumulator_value=initial_accumulator_value,
+                        weight_decay=weight_decay)
         self.accumulator: list[Array] = self._zeros(self.initial_accumulator_value)
+
+    def _configure(self, *, lr: float, lr_decay: float, eps: float, initial_accumulator_value: float,
+                   weight_decay: float) -> None:
+        checked = (check_number("Adagrad lr_decay", lr_decay, low=0.0), check_number("Adagrad eps", eps, low=0.0),
+                   check_number("Adagrad initial_accumulator_value", initial_accumulator_value, low=0.0),
+                   check_number("Adagrad weight_decay", weight_decay, low=0.0))
+        self.lr = lr
+        self.lr_decay, self.eps, self.initial_accumulator_value, self.weight_decay = checked
 
     def _state_names(self) -> tuple[str, ...]:
         return ("accumulator",)
@@ -963,24 +1017,22 @@ class Adagrad(Optimizer):
                        decay=p.decay, work=self._work[i])
 
 
-NAMES = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
-"""The optimizer names accepted by :func:`by_name` (and ``ffnn train --optimizer``)."""
-
-
 def by_name(name: str, params: Iterable[Parameter], lr: float, momentum: float = 0.9,
             weight_decay: float = 0.0) -> Optimizer:
-    """The optimizer for a name in :data:`NAMES`: "sgd" is plain SGD, "momentum" and
-    "nesterov" are :class:`SGD` with ``momentum``, the others their classes' defaults.
+    """The optimizer for a catalogue name (:data:`ffnn.catalog.OPTIMIZERS`); kept for
+    compatibility, see :func:`ffnn.catalog.optimizer`.
 
     >>> from ffnn.parameter import Parameter
     >>> by_name("nesterov", [Parameter(np.zeros(2))], lr=0.1)
     SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.0)
     """
-    if name == "sgd":
-        return SGD(params, lr, weight_decay=weight_decay)
-    if name in ("momentum", "nesterov"):
-        return SGD(params, lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=weight_decay)
-    classes = {"adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
-    if name not in classes:
-        raise ConfigError(f"optimizer must be one of {', '.join(NAMES)}; got {name!r}")
-    return classes[name](params, lr, weight_decay=weight_decay)
+    from .catalog import optimizer
+    return optimizer(name, params, lr, momentum, weight_decay)
+
+
+def __getattr__(name: str) -> Any:
+    # NAMES moved to the catalogue (the one table of names); kept here too.
+    if name == "NAMES":
+        from .catalog import OPTIMIZERS
+        return OPTIMIZERS.names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,8 @@ def available() -> bool:
     return True
 
 
-def _pyplot():
+def _pyplot() -> Any:
+    """``matplotlib.pyplot`` with the Agg backend (typed as Any: used as a module of drawing functions)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -54,7 +56,7 @@ def history_figure(records: Sequence[dict[str, float]], path: str | os.PathLike)
     fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5.5, 4), squeeze=False)
     epochs = [r["epoch"] for r in records]
     panels = [("loss", "loss")] + ([("accuracy", "accuracy")] if has_acc else [])
-    for ax, (key, label) in zip(axes[0], panels):
+    for ax, (key, label) in zip(axes[0], panels, strict=True):  # one column per panel
         ax.plot(epochs, [r.get(key, np.nan) for r in records], "o-", label=f"training {label}")
         if any(f"val_{key}" in r for r in records):
             ax.plot(epochs, [r.get(f"val_{key}", np.nan) for r in records], "s-", label=f"held-out {label}")
@@ -114,7 +116,7 @@ def first_layer_figure(weight: np.ndarray, image_shape: tuple[int, int], path: s
     fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.2 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, w in zip(axes.ravel(), units):
+    for ax, w in zip(axes.ravel(), units, strict=False):  # the grid may have more cells than units
         lim = np.abs(w).max() or 1.0
         ax.imshow(w.reshape(image_shape), cmap="RdBu_r", vmin=-lim, vmax=lim)
     fig.suptitle(f"first-layer weights ({len(units)} of {len(weight)} units)")

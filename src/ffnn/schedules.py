@@ -27,11 +27,11 @@ Examples
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import math
 import numbers
-from typing import Any, Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -122,35 +122,27 @@ class Schedule(ABC):
                               f"some of {sorted(allowed)}")
         epoch = check_int(f"{name} epoch", state.get("epoch", self.epoch), low=0)
         value = check_number(f"{name} value", state.get("value", self.value))
-        # Validate the hyper-parameters by building a throwaway schedule over a stand-in
-        # optimizer (so the real optimizer is not written).
-        stub = _StubOptimizer()
-        stub.lr = check_number(f"{name} base_lr", state.get("base_lr", getattr(self, "base_lr", 1.0)),
-                               low=0.0)
-        fresh = type(self)(stub, **self._ctor_kwargs(state))
-        self._load_extra(state)
-        for k in self._hparam_names:
-            setattr(self, k, getattr(fresh, k))
+        old = {k: getattr(self, k) for k in self._hparam_names}
+        try:
+            self._configure(**{**old, **{k: state[k] for k in self._hparam_names if k in state}})
+            self._load_extra(state)
+        except BaseException:
+            self._configure(**old)
+            raise
         self.epoch, self.value = epoch, value
 
-    def _ctor_kwargs(self, state: dict[str, Any]) -> dict[str, Any]:
-        return {k: state.get(k, getattr(self, k)) for k in self._hparam_names if k != "base_lr"}
+    def _configure(self, **hparams: Any) -> None:
+        """Validate and set the hyper-parameters of ``_hparam_names`` (all given); writes nothing
+        to the optimizer."""
 
     _extra_state: tuple[str, ...] = ()
 
     def _load_extra(self, state: dict[str, Any]) -> None:
-        pass
+        """Validate and restore the state beyond the hyper-parameters (all or nothing)."""
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._hparam_names)
         return f"{type(self).__name__}({args}, epoch={self.epoch})"
-
-
-class _StubOptimizer:
-    """Stand-in optimizer used to validate a loaded state."""
-
-    lr = 1.0
-    momentum = 0.0
 
 
 class _ClosedForm(Schedule):
@@ -211,9 +203,12 @@ class StepLR(_LRSchedule):
 
     def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.5) -> None:
         super().__init__(optimizer)
-        self.base_lr = self.value
-        self.step_size = check_int("StepLR step_size", step_size, low=1)
-        self.gamma = check_number("StepLR gamma", gamma, low=0.0, low_inclusive=False)
+        self._configure(base_lr=self.value, step_size=step_size, gamma=gamma)
+
+    def _configure(self, *, base_lr: float, step_size: int, gamma: float) -> None:
+        checked = (check_number("StepLR base_lr", base_lr, low=0.0), check_int("StepLR step_size", step_size, low=1),
+                   check_number("StepLR gamma", gamma, low=0.0, low_inclusive=False))
+        self.base_lr, self.step_size, self.gamma = checked
 
     def value_at(self, t: int) -> float:
         return self.base_lr * self.gamma ** (t // self.step_size)
@@ -248,9 +243,13 @@ class InverseTimeLR(_LRSchedule):
 
     def __init__(self, optimizer: Any, a: float, b: float) -> None:
         super().__init__(optimizer)
-        self.a = check_number("InverseTimeLR a", a, low=0.0, low_inclusive=False)
-        self.b = check_number("InverseTimeLR b", b, low=0.0, low_inclusive=False)
+        self._configure(a=a, b=b)
         self._write(self.value_at(0))
+
+    def _configure(self, *, a: float, b: float) -> None:
+        checked = (check_number("InverseTimeLR a", a, low=0.0, low_inclusive=False),
+                   check_number("InverseTimeLR b", b, low=0.0, low_inclusive=False))
+        self.a, self.b = checked
 
     def value_at(self, t: int) -> float:
         return self.a / (self.b + t)
@@ -284,8 +283,12 @@ class ExponentialLR(_LRSchedule):
 
     def __init__(self, optimizer: Any, gamma: float) -> None:
         super().__init__(optimizer)
-        self.base_lr = self.value
-        self.gamma = check_number("ExponentialLR gamma", gamma, low=0.0, low_inclusive=False)
+        self._configure(base_lr=self.value, gamma=gamma)
+
+    def _configure(self, *, base_lr: float, gamma: float) -> None:
+        checked = (check_number("ExponentialLR base_lr", base_lr, low=0.0),
+                   check_number("ExponentialLR gamma", gamma, low=0.0, low_inclusive=False))
+        self.base_lr, self.gamma = checked
 
     def value_at(self, t: int) -> float:
         return self.base_lr * self.gamma ** t
@@ -326,9 +329,12 @@ class CosineLR(_LRSchedule):
 
     def __init__(self, optimizer: Any, t_max: int, min_lr: float = 0.0) -> None:
         super().__init__(optimizer)
-        self.base_lr = self.value
-        self.t_max = check_int("CosineLR t_max", t_max, low=1)
-        self.min_lr = check_number("CosineLR min_lr", min_lr, low=0.0)
+        self._configure(base_lr=self.value, t_max=t_max, min_lr=min_lr)
+
+    def _configure(self, *, base_lr: float, t_max: int, min_lr: float) -> None:
+        checked = (check_number("CosineLR base_lr", base_lr, low=0.0), check_int("CosineLR t_max", t_max, low=1),
+                   check_number("CosineLR min_lr", min_lr, low=0.0))
+        self.base_lr, self.t_max, self.min_lr = checked
 
     def value_at(self, t: int) -> float:
         t = min(t, self.t_max)
@@ -362,11 +368,11 @@ class LambdaLR(_LRSchedule):
         super().__init__(optimizer)
         if not callable(fn):
             raise ConfigError(f"LambdaLR fn must be callable, got {type(fn).__name__}")
-        self.base_lr = self.value
+        self._configure(base_lr=self.value)
         self.fn = fn
 
-    def _ctor_kwargs(self, state: dict[str, Any]) -> dict[str, Any]:
-        return {"fn": self.fn}
+    def _configure(self, *, base_lr: float) -> None:
+        self.base_lr = check_number("LambdaLR base_lr", base_lr, low=0.0)
 
     def value_at(self, t: int) -> float:
         factor = check_number(f"LambdaLR fn({t})", self.fn(t), low=0.0)
@@ -448,19 +454,24 @@ class ReduceLROnPlateau(Schedule):
                  patience: int = 0, mode: str = "min", threshold_mode: str = "rel",
                  min_lr: float = 0.0, cooldown: int = 0, eps: float = 1e-8) -> None:
         super().__init__(optimizer)
-        self.factor = check_number("ReduceLROnPlateau factor", factor, low=0.0, high=1.0,
-                                   low_inclusive=False, high_inclusive=False)
-        self.threshold = check_number("ReduceLROnPlateau threshold", threshold, low=0.0)
-        self.patience = check_int("ReduceLROnPlateau patience", patience, low=0)
-        self.mode = check_choice("ReduceLROnPlateau mode", mode, ("min", "max"))
-        self.threshold_mode = check_choice("ReduceLROnPlateau threshold_mode", threshold_mode,
-                                           ("rel", "abs"))
-        self.min_lr = check_number("ReduceLROnPlateau min_lr", min_lr, low=0.0)
-        self.cooldown = check_int("ReduceLROnPlateau cooldown", cooldown, low=0)
-        self.eps = check_number("ReduceLROnPlateau eps", eps, low=0.0)
+        self._configure(factor=factor, threshold=threshold, patience=patience, mode=mode,
+                        threshold_mode=threshold_mode, min_lr=min_lr, cooldown=cooldown, eps=eps)
         self.best = math.inf if self.mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
+
+    def _configure(self, *, factor: float, threshold: float, patience: int, mode: str, threshold_mode: str,
+                   min_lr: float, cooldown: int, eps: float) -> None:
+        name = "ReduceLROnPlateau"
+        checked = (check_number(f"{name} factor", factor, low=0.0, high=1.0, low_inclusive=False,
+                                high_inclusive=False),
+                   check_number(f"{name} threshold", threshold, low=0.0), check_int(f"{name} patience", patience, low=0),
+                   check_choice(f"{name} mode", mode, ("min", "max")),
+                   check_choice(f"{name} threshold_mode", threshold_mode, ("rel", "abs")),
+                   check_number(f"{name} min_lr", min_lr, low=0.0), check_int(f"{name} cooldown", cooldown, low=0),
+                   check_number(f"{name} eps", eps, low=0.0))
+        (self.factor, self.threshold, self.patience, self.mode, self.threshold_mode, self.min_lr, self.cooldown,
+         self.eps) = checked
 
     @property
     def last_lr(self) -> float:
@@ -507,14 +518,13 @@ class ReduceLROnPlateau(Schedule):
         return d
 
     def _load_extra(self, state: dict[str, Any]) -> None:
-        if "best" in state:
-            best = state["best"]
-            if isinstance(best, bool) or not isinstance(best, numbers.Real) or math.isnan(best):
-                raise ConfigError(f"ReduceLROnPlateau best must be a number, got {best!r}")
-            self.best = float(best)
-        for k in ("num_bad_epochs", "cooldown_counter"):
-            if k in state:
-                setattr(self, k, check_int(f"ReduceLROnPlateau {k}", state[k], low=0))
+        best = state.get("best", self.best)
+        if isinstance(best, bool) or not isinstance(best, numbers.Real) or math.isnan(best):
+            raise ConfigError(f"ReduceLROnPlateau best must be a number, got {best!r}")
+        counters = [check_int(f"ReduceLROnPlateau {k}", state.get(k, getattr(self, k)), low=0)
+                    for k in ("num_bad_epochs", "cooldown_counter")]
+        self.best = float(best)
+        self.num_bad_epochs, self.cooldown_counter = counters
 
 
 class MomentumSchedule(_ClosedForm):
@@ -553,12 +563,15 @@ class MomentumSchedule(_ClosedForm):
             raise ConfigError(f"MomentumSchedule needs an optimizer with a momentum attribute "
                               f"(SGD or RMSprop); {type(optimizer).__name__} has none")
         super().__init__(optimizer)
-        self.start = check_number("MomentumSchedule start", start, low=0.0, high=1.0,
-                                  high_inclusive=False)
-        self.end = check_number("MomentumSchedule end", end, low=0.0, high=1.0,
-                                high_inclusive=False)
-        self.after = check_int("MomentumSchedule after", after, low=0)
+        self._configure(start=start, end=end, after=after)
         self._write(self.value_at(0))
+
+    def _configure(self, *, start: float, end: float, after: int) -> None:
+        name = "MomentumSchedule"
+        checked = (check_number(f"{name} start", start, low=0.0, high=1.0, high_inclusive=False),
+                   check_number(f"{name} end", end, low=0.0, high=1.0, high_inclusive=False),
+                   check_int(f"{name} after", after, low=0))
+        self.start, self.end, self.after = checked
 
     @property
     def last_momentum(self) -> float:

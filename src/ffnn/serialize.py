@@ -7,10 +7,14 @@ A model file is one ``.npz`` (zip) archive holding
   parameter its array key, shape, dtype and SHA-256; plus the model's ``metadata``;
 - one array per parameter, keyed ``"<layer index>.<name>"`` (e.g. ``"0.weight"``).
 
+A training checkpoint (:mod:`ffnn.checkpoint`) is a model file with a ``training`` section
+in the header and the arrays it describes: :func:`load` reads the model out of it.
+
 Loading uses ``allow_pickle=False``, resolves layer classes only through the explicit
-registry :data:`ffnn.layers.LAYERS` and checks every array's shape, dtype and hash, so a
+registry :data:`ffnn.catalog.LAYERS` and checks every array's shape, dtype and hash, so a
 corrupt, tampered or foreign file is rejected with a :class:`ffnn.ModelFileError` and never
-half-used. Files are written atomically (temporary file + rename).
+half-used. The metadata keys ffnn reads are checked too (:func:`ffnn.recipe.check_metadata`).
+Files are written atomically (temporary file + rename).
 """
 
 from __future__ import annotations
@@ -19,18 +23,19 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._atomic import write_atomic
 from .errors import FfnnError, ModelFileError
-from .layers import LAYERS, Layer, Linear
+from .layers import Layer
 from .model import Sequential
 
-__all__ = ["save", "load", "FORMAT_NAME", "FORMAT_VERSION"]
+__all__ = ["save", "load", "FORMAT_NAME", "FORMAT_VERSION", "write_archive", "read_archive", "describe_model",
+           "build_model", "describe_arrays", "check_arrays"]
 
 FORMAT_NAME = "ffnn-model"
 FORMAT_VERSION = 1
@@ -41,7 +46,33 @@ def _sha256(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
-def _describe(model: Sequential) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def describe_arrays(arrays: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    """``{key: {"shape", "dtype", "sha256"}}`` for arrays stored beside a header."""
+    return {key: {"shape": list(a.shape), "dtype": a.dtype.name, "sha256": _sha256(a)} for key, a in arrays.items()}
+
+
+def check_arrays(path: str | os.PathLike[str], described: Any, contents: dict[str, np.ndarray],
+                 what: str) -> dict[str, np.ndarray]:
+    """The arrays that ``described`` (from :func:`describe_arrays`) lists, each verified."""
+    if not isinstance(described, dict):
+        raise ModelFileError(f"{path}: the {what} array list must be an object, got {type(described).__name__}")
+    found = {}
+    for key, entry in described.items():
+        if key not in contents:
+            raise ModelFileError(f"{path}: {what} array {key!r} is missing")
+        arr = contents[key]
+        if not isinstance(entry, dict) or entry.get("shape") != list(arr.shape) or entry.get("dtype") != arr.dtype.name:
+            raise ModelFileError(f"{path}: {what} array {key!r} has shape {arr.shape} and dtype {arr.dtype}, "
+                                 f"the header says {entry!r:.120}")
+        if entry.get("sha256") != _sha256(arr):
+            raise ModelFileError(f"{path}: {what} array {key!r} does not match its recorded SHA-256; "
+                                 "the file is corrupt or was modified")
+        found[key] = arr
+    return found
+
+
+def describe_model(model: Sequential) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The JSON header (format, layers, metadata) and the parameter arrays of ``model``."""
     from . import __version__
     arrays: dict[str, np.ndarray] = {}
     layers = []
@@ -58,7 +89,18 @@ def _describe(model: Sequential) -> tuple[dict[str, Any], dict[str, np.ndarray]]
     return header, arrays
 
 
-def save(model: Sequential, path: str | os.PathLike) -> Path:
+def write_archive(path: str | os.PathLike[str], header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+    """Write a JSON header and arrays as one ``.npz`` file at exactly ``path``, atomically."""
+    try:
+        header_bytes = json.dumps(header).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"the model's metadata must be JSON-serializable: {exc}") from exc
+    buf = io.BytesIO()
+    np.savez(buf, **{_HEADER_KEY: np.frombuffer(header_bytes, dtype=np.uint8)}, **arrays)
+    return write_atomic(path, buf.getvalue())
+
+
+def save(model: Sequential, path: str | os.PathLike[str]) -> Path:
     """Write ``model`` to exactly ``path`` (no suffix added), atomically. Returns the path.
 
     Examples
@@ -74,58 +116,22 @@ def save(model: Sequential, path: str | os.PathLike) -> Path:
     """
     if not isinstance(model, Sequential):
         raise ModelFileError(f"save expects an ffnn.Sequential, got {type(model).__name__}")
-    path = Path(path)
-    header, arrays = _describe(model)
-    try:
-        header_bytes = json.dumps(header).encode("utf-8")
-    except TypeError as exc:
-        raise ModelFileError(f"model.metadata must be JSON-serializable: {exc}") from exc
-    buf = io.BytesIO()
-    np.savez(buf, **{_HEADER_KEY: np.frombuffer(header_bytes, dtype=np.uint8)}, **arrays)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    header, arrays = describe_model(model)
+    return write_archive(path, header, arrays)
 
 
-def _build_layer(index: int, spec: Any) -> Layer:
-    if not isinstance(spec, dict) or not isinstance(spec.get("type"), str) or not isinstance(spec.get("config"), dict):
-        raise ModelFileError(f"layer {index}: expected an entry with 'type' and 'config', got {spec!r:.200}")
-    name = spec["type"]
-    cls = LAYERS.get(name)
-    if cls is None:
-        raise ModelFileError(f"layer {index}: unknown layer type {name!r}; known types: {', '.join(LAYERS)}")
-    config = dict(spec["config"])
-    original_init = config.pop("init", None) if cls is Linear else None
-    try:
-        layer = cls(**config, init="zeros") if cls is Linear else cls(**config)
-    except (TypeError, FfnnError) as exc:
-        raise ModelFileError(f"layer {index} ({name}): bad configuration {config}: {exc}") from exc
-    if original_init is not None:
-        layer.init = original_init
-    return layer
-
-
-def load(path: str | os.PathLike) -> Sequential:
-    """Read a model written by :func:`save`; any inconsistency raises :class:`ModelFileError`."""
+def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read the header and arrays of a file written by :func:`write_archive` (format checked)."""
     path = Path(path)
     try:
-        return _load(path)
+        return _read_archive(path)
     except ModelFileError:
         raise
     except (zipfile.BadZipFile, KeyError, TypeError, AttributeError, ValueError, OSError, EOFError) as exc:
         raise ModelFileError(f"{path} is not a valid ffnn model file: {type(exc).__name__}: {exc}") from exc
 
 
-def _load(path: Path) -> Sequential:
+def _read_archive(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if not path.is_file():
         raise ModelFileError(f"model file {str(path)!r} does not exist or is not a file")
     if not zipfile.is_zipfile(path):
@@ -144,16 +150,42 @@ def _load(path: Path) -> Sequential:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path}: the architecture header is not valid JSON: {exc}") from exc
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
-        raise ModelFileError(f"{path}: expected format {FORMAT_NAME!r}, got {header.get('format') if isinstance(header, dict) else header!r}")
+        got = header.get("format") if isinstance(header, dict) else header
+        raise ModelFileError(f"{path}: expected format {FORMAT_NAME!r}, got {got!r}")
     if header.get("version") != FORMAT_VERSION:
         raise ModelFileError(f"{path}: format version {header.get('version')!r} is not supported "
                              f"(this ffnn reads version {FORMAT_VERSION})")
+    return header, contents
+
+
+def _build_layer(index: int, spec: Any) -> Layer:
+    from .catalog import LAYERS
+    if not isinstance(spec, dict) or not isinstance(spec.get("type"), str) or not isinstance(spec.get("config"), dict):
+        raise ModelFileError(f"layer {index}: expected an entry with 'type' and 'config', got {spec!r:.200}")
+    name = spec["type"]
+    if name not in LAYERS:
+        raise ModelFileError(f"layer {index}: unknown layer type {name!r}; known types: {', '.join(LAYERS)} "
+                             "(register your own with ffnn.catalog.register_layer)")
+    config = dict(spec["config"])
+    try:
+        return LAYERS[name].from_config(config)
+    except (TypeError, FfnnError) as exc:
+        raise ModelFileError(f"layer {index} ({name}): bad configuration {config}: {exc}") from exc
+
+
+def build_model(path: str | os.PathLike[str], header: dict[str, Any], contents: dict[str, np.ndarray]) -> \
+        tuple[Sequential, set[str]]:
+    """The model a header describes, its parameters loaded (and verified) from ``contents``.
+
+    Returns the model and the keys of the arrays it used.
+    """
+    from .recipe import check_metadata
     specs = header.get("layers")
     if not isinstance(specs, list):
         raise ModelFileError(f"{path}: 'layers' must be a list, got {type(specs).__name__}")
     layers = [_build_layer(i, spec) for i, spec in enumerate(specs)]
     used = set()
-    for i, (layer, spec) in enumerate(zip(layers, specs)):
+    for i, (layer, spec) in enumerate(zip(layers, specs, strict=True)):
         entries = spec.get("params", {})
         params = {p.name: p for p in layer.parameters()}
         if not isinstance(entries, dict) or set(entries) != set(params):
@@ -173,13 +205,32 @@ def _load(path: Path) -> Sequential:
                                      "the file is corrupt or was modified")
             p.value[...] = arr
             used.add(key)
-    extra = set(contents) - used
-    if extra:
-        raise ModelFileError(f"{path}: unexpected arrays {sorted(extra)} not described by the header")
     metadata = header.get("metadata", {})
     if not isinstance(metadata, dict):
         raise ModelFileError(f"{path}: 'metadata' must be an object, got {type(metadata).__name__}")
     try:
-        return Sequential(layers, metadata=metadata)
+        check_metadata(metadata)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
+    try:
+        return Sequential(layers, metadata=metadata), used
     except FfnnError as exc:
         raise ModelFileError(f"{path}: the layers do not fit together: {exc}") from exc
+
+
+def load(path: str | os.PathLike[str]) -> Sequential:
+    """Read a model written by :func:`save` (or the model of a training checkpoint); any
+    inconsistency raises :class:`ModelFileError`."""
+    header, contents = read_archive(path)
+    try:
+        model, used = build_model(path, header, contents)
+        if "training" in header:       # a checkpoint: its training arrays are described and verified too
+            used |= set(check_arrays(path, header.get("training_arrays", {}), contents, "training"))
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ModelFileError(f"{path} is not a valid ffnn model file: {type(exc).__name__}: {exc}") from exc
+    extra = set(contents) - used
+    if extra:
+        raise ModelFileError(f"{path}: unexpected arrays {sorted(extra)} not described by the header")
+    return model

@@ -1,4 +1,4 @@
-"""The training loop: ``fit``, its ``History``, callbacks and early stopping.
+"""The engine: the one training loop of ffnn (:class:`Trainer`), and :func:`fit` over it.
 
 One epoch of minibatch stochastic gradient descent::
 
@@ -6,334 +6,580 @@ One epoch of minibatch stochastic gradient descent::
         Y_b = model.forward(X_b)                 # forward pass
         E   = loss.forward(Y_b, T_b)             # mean loss of the batch
         model.backward(loss.backward())          # delta recursion: every param.grad
+        callbacks.on_before_step()               # e.g. an L1 penalty on the gradients
         optimizer.step()                         # w <- w + update(grad)
-    evaluate on the held-out set; step the schedules; record; callbacks; early stopping
+        callbacks.on_batch_end()                 # divergence guard, progress, checkpoints
+    evaluate on the held-out set; callbacks.on_epoch_end(): history, schedules, early stopping
 
-The loop protects the user: inputs are validated once, a non-finite loss stops training
-with a :class:`ffnn.TrainingDivergedError` naming the epoch, the batch and the first layer
-that went non-finite (the weights are rolled back to the start of that epoch, the last state
-known to be finite), Ctrl-C stops cleanly after the current batch (a second Ctrl-C aborts at
-once) and returns the history so far with ``history.interrupted`` set, and early stopping
-restores the best weights, also after Ctrl-C.
+Everything but the loop is a callback (:mod:`ffnn.callbacks`): the divergence guard (a
+non-finite loss or weights roll back the weights, the optimizer and the schedules and raise
+:class:`~ffnn.TrainingDivergedError`), the :class:`~ffnn.History`, the schedules, early
+stopping, the progress bar, per-epoch lines and checkpoints. Ctrl-C stops cleanly after the
+current batch (a second Ctrl-C aborts at once).
+
+The trainer keeps its position (epoch, batch, this epoch's sample order) and every piece of
+state that decides the rest of a run: :meth:`Trainer.state_dict` and
+:func:`ffnn.checkpoint.save_checkpoint` capture it, and a run resumed from a checkpoint ends
+with the same weights, bit for bit, as one that was never interrupted.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-import os
 import signal
 import sys
-import tempfile
 import threading
 import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from types import FrameType
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ._typing import Array, Seed
-from ._validation import as_float_array, check_int, check_labels, check_number, make_rng
-from .data.batches import BatchGatherer, minibatch_indices
-from .data.dataset import train_test_split
-from .errors import ConfigError, LabelError, ShapeError, TrainingDivergedError
-from .losses import BinaryCrossEntropy, CrossEntropy, Loss, SoftmaxCrossEntropy
+from ._typing import Seed
+from ._validation import as_float_array, check_int, check_number, generator_state, make_rng, set_generator_state
+from .callbacks import (Callback, CallbackList, DivergenceGuard, EarlyStopping, EpochPrinter, ProgressBar,
+                        ScheduleStepper, want_progress)
+from .errors import ConfigError, ShapeError
+from .history import History
+from .losses import Loss
 from .model import Sequential
+from .optim import Optimizer
+from .sampling import BatchGatherer, epoch_order, train_test_split
 
-__all__ = ["fit", "evaluate", "History", "Callback", "EarlyStopping"]
-
-
-class History:
-    """Per-epoch records of a training run.
-
-    ``records`` is a list of dicts with the keys ``epoch``, ``loss``, ``accuracy`` (for
-    classification), ``val_loss``, ``val_accuracy`` (with held-out data), ``lr``,
-    ``momentum`` (for optimizers that have one) and ``seconds``. ``history["val_loss"]`` gives
-    one key's values over the epochs.
-    """
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, float]] = []
-        self.stopped_early = False
-        self.interrupted = False
-        self.best_epoch: int | None = None
-
-    def append(self, record: dict[str, float]) -> None:
-        self.records.append(record)
-
-    def __getitem__(self, key: str) -> list[float]:
-        if not self.records or key not in self.records[-1]:
-            raise KeyError(f"no {key!r} in the history; keys: {self.keys()}")
-        return [r.get(key, math.nan) for r in self.records]
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def keys(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for r in self.records:
-            seen.update(dict.fromkeys(r))
-        return list(seen)
-
-    @property
-    def epochs(self) -> int:
-        return len(self.records)
-
-    def to_csv(self, path: str | os.PathLike) -> Path:
-        """Write one row per epoch (atomically)."""
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=self.keys(), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.records)
-        return _write_atomic(Path(path), out.getvalue())
-
-    def to_json(self, path: str | os.PathLike) -> Path:
-        """Write ``{"records": [...], "stopped_early": ..., ...}`` (atomically)."""
-        doc = {"records": self.records, "stopped_early": self.stopped_early,
-               "interrupted": self.interrupted, "best_epoch": self.best_epoch}
-        return _write_atomic(Path(path), json.dumps(doc, indent=1))
-
-    def __repr__(self) -> str:
-        last = self.records[-1] if self.records else {}
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k in ("loss", "val_loss", "accuracy", "val_accuracy"))
-        return f"History(epochs={self.epochs}{', ' + shown if shown else ''})"
+__all__ = ["Trainer", "fit", "evaluate", "History", "Callback", "EarlyStopping", "StepSchedule"]
 
 
-def _write_atomic(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+class StepSchedule(Protocol):
+    """Anything stepped once per epoch with the monitored loss (every :mod:`ffnn.schedules` class)."""
+
+    def step(self, metric: float | None = None) -> object: ...
 
 
-class Callback:
-    """Hooks called by :func:`fit`. Set ``stop_training = True`` to stop after the current epoch.
-
-    ``logs`` is the epoch's record (``on_epoch_end``) or ``{"batch": i, "loss": E}``
-    (``on_batch_end``). ``self.model``, ``self.history`` are set before ``on_train_begin``.
-    """
-
-    model: Sequential
-    history: History
-    stop_training: bool = False
-
-    def on_train_begin(self) -> None: ...
-    def on_epoch_begin(self, epoch: int) -> None: ...
-    def on_batch_end(self, batch: int, logs: dict[str, float]) -> None: ...
-    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None: ...
-    def on_train_end(self) -> None: ...
-
-
-class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
-
-    Parameters
-    ----------
-    patience : int
-        Epochs without improvement to wait.
-    min_delta : float
-        Smallest decrease of the monitored loss that counts as an improvement.
-    restore_best : bool
-        At the end, put back the weights of the best epoch.
-    monitor : str
-        A history key to minimise; default ``"val_loss"``, falling back to ``"loss"`` when
-        there is no held-out data.
-    """
-
-    def __init__(self, patience: int = 5, min_delta: float = 0.0, restore_best: bool = True,
-                 monitor: str = "val_loss") -> None:
-        self.patience = check_int("patience", patience, low=0)
-        self.min_delta = check_number("min_delta", min_delta, low=0.0)
-        self.restore_best = bool(restore_best)
-        self.monitor = monitor
-        self.best: float = math.inf
-        self.best_epoch: int | None = None
-        self.best_state: dict[str, np.ndarray] | None = None
-        self._wait = 0
-
-    def on_train_begin(self) -> None:
-        self.best, self.best_epoch, self.best_state, self._wait = math.inf, None, None, 0
-        self.stop_training = False
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        key = self.monitor if self.monitor in logs else "loss"
-        value = logs[key]
-        if value < self.best - self.min_delta:
-            self.best, self.best_epoch, self._wait = value, epoch, 0
-            if self.restore_best:
-                self.best_state = self.model.state()
-        else:
-            self._wait += 1
-            if self._wait >= self.patience:
-                self.stop_training = True
-                self.history.stopped_early = True
-
-    def restore(self) -> None:
-        """Put the best weights back (if recorded)."""
-        if self.restore_best and self.best_state is not None:
-            self.model.load_state(self.best_state)
-            self.history.best_epoch = self.best_epoch
-
-    def on_train_end(self) -> None:
-        self.restore()
+Validation = tuple[ArrayLike, ArrayLike] | float | None
+"""Held-out data: a pair ``(X_val, y_val)``, a fraction in (0, 1) of the training data, or None."""
 
 
 class _InterruptFlag:
     """Turns Ctrl-C during training into a flag checked after each batch (main thread only)."""
 
-    def __init__(self) -> None:
+    def __init__(self, active: bool = True) -> None:
         self.raised = False
+        self._active = active
         self._previous: Any = None
 
-    def __enter__(self) -> "_InterruptFlag":
-        if threading.current_thread() is threading.main_thread():
+    def __enter__(self) -> _InterruptFlag:
+        if self._active and threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
-    def _handle(self, signum: int, frame: Any) -> None:
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.raised:                  # a second Ctrl-C stops at once
             raise KeyboardInterrupt
         self.raised = True
         print("\nInterrupted: stopping after the current batch (Ctrl-C again to abort).", file=sys.stderr)
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def _is_classification(loss: Loss) -> bool:
-    return isinstance(loss, (SoftmaxCrossEntropy, CrossEntropy, BinaryCrossEntropy))
+@dataclass
+class _Data:
+    """Training (and held-out) data, validated and converted once, with the batch gatherer."""
+
+    X: np.ndarray
+    y: np.ndarray
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
+    gather: BatchGatherer
+    source: tuple[object, object, object]
 
 
-def _prepare_targets(loss: Loss, model: Sequential, y: Any, n: int, what: str) -> np.ndarray:
+def _check_targets(loss: Loss, model: Sequential, y: Any, n: int, what: str) -> np.ndarray:
     if isinstance(y, (str, bytes)):
-        raise LabelError(f"{what} must be an array of targets, got the string {y!r}")
+        raise ShapeError(f"{what} must be an array of targets, got the string {y!r}")
     y = np.asarray(y)
-    if len(y) != n:
-        raise ShapeError(f"X and {what} must have the same number of samples, got {n} and {len(y)}")
-    if isinstance(loss, (SoftmaxCrossEntropy, CrossEntropy)) and y.ndim == 1:
-        k = model.out_features
-        return check_labels(y, k if k is not None else int(y.max(initial=0)) + 1, what)
-    if y.dtype.kind not in "biuf":
-        raise LabelError(f"{what} must be numeric, got dtype {y.dtype}")
-    y = as_float_array(y, what, dtype=model.dtype)
-    return y
+    if y.ndim == 0 or len(y) != n:
+        got = "a scalar" if y.ndim == 0 else str(len(y))
+        raise ShapeError(f"X and {what} must have the same number of samples, got {n} and {got}")
+    return loss.check_targets(y, model.out_features, model.dtype, what)
 
 
-def _batch_correct(loss: Loss, out: np.ndarray, y: np.ndarray) -> float | None:
-    """Number of correctly classified samples in a batch (None for regression)."""
-    if not _is_classification(loss):
-        return None
-    if y.ndim == 1 and out.shape[1] > 1:
-        return float(np.count_nonzero(out.argmax(axis=1) == y))
-    if isinstance(loss, BinaryCrossEntropy):
-        threshold = 0.0 if loss.from_logits else 0.5
-        t = y.reshape(out.shape)
-        return float(np.count_nonzero((out > threshold) == (t > 0.5))) / out.shape[1]
-    return float(np.count_nonzero(out.argmax(axis=1) == y.argmax(axis=1)))
+def _check_parts(model: Any, loss: Any, optimizer: Any) -> None:
+    if not isinstance(model, Sequential):
+        raise ConfigError(f"training expects an ffnn.Sequential model, got {type(model).__name__}")
+    if not isinstance(loss, Loss):
+        raise ConfigError("training expects an ffnn loss (a subclass of ffnn.losses.Loss, e.g. "
+                          f"losses.SoftmaxCrossEntropy()), got {type(loss).__name__}")
+    if not isinstance(optimizer, Optimizer):
+        raise ConfigError("training expects an ffnn optimizer built over model.parameters() (e.g. "
+                          f"optim.SGD(model.parameters(), lr=0.1)), got {type(optimizer).__name__}")
 
 
-def evaluate(model: Sequential, loss: Loss, X: Array, y: Any, batch_size: int = 2048) -> dict[str, float]:
+class Trainer:
+    """The training engine: owns the model, loss, optimizer, schedules, callbacks and randomness.
+
+    Parameters
+    ----------
+    model, loss, optimizer
+        The network, its loss layer and an optimizer built over ``model.parameters()``.
+    schedules : schedule or sequence of schedules
+        Each is stepped once per epoch with the held-out loss (the training loss without
+        held-out data), e.g. ``StepLR``, ``ReduceLROnPlateau``, ``MomentumSchedule``.
+    callbacks : iterable of Callback
+    early_stopping : None, int (patience) or EarlyStopping
+    batch_size : int or None
+        Samples per step; ``None`` is full-batch gradient descent, ``1`` online SGD.
+    shuffle : bool
+        A new permutation of the samples every epoch (from ``seed``); False keeps the order.
+    seed : int, Generator or None
+        Randomness of the shuffling and of a held-out fraction.
+    progress : bool or None
+        A progress bar on a terminal or in a notebook (needs tqdm).
+    verbose : bool
+        Print one line per epoch.
+
+    Attributes
+    ----------
+    epoch : int
+        Epochs completed.
+    batch : int
+        Batches done in the current epoch (0 between epochs).
+    history : History
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ffnn import losses, mlp, optim
+    >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    >>> y = np.array([0, 1, 1, 0])
+    >>> net = mlp([2, 8, 2], "tanh", seed=0)
+    >>> trainer = Trainer(net, losses.SoftmaxCrossEntropy(), optim.SGD(net.parameters(), lr=0.5, momentum=0.9),
+    ...                   batch_size=None, seed=0)
+    >>> history = trainer.fit(X, y, epochs=200)
+    >>> history["accuracy"][-1], trainer.epoch
+    (1.0, 200)
+    """
+
+    def __init__(self, model: Sequential, loss: Loss, optimizer: Optimizer, *,
+                 schedules: StepSchedule | Sequence[StepSchedule] | None = None,
+                 callbacks: Iterable[Callback] = (), early_stopping: int | EarlyStopping | None = None,
+                 batch_size: int | None = 128, shuffle: bool = True, seed: Seed = None,
+                 progress: bool | None = False, verbose: bool = False) -> None:
+        _check_parts(model, loss, optimizer)
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        if schedules is None:
+            self.schedules: list[StepSchedule] = []
+        elif isinstance(schedules, Sequence):
+            self.schedules = list(schedules)
+        else:
+            self.schedules = [schedules]
+        self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, low=1)
+        self.shuffle = bool(shuffle)
+        self.rng = make_rng(seed)
+        self._rng_start = generator_state(self.rng)
+        self.history = History()
+        stopper = None
+        if early_stopping is not None:
+            stopper = early_stopping if isinstance(early_stopping, EarlyStopping) else EarlyStopping(early_stopping)
+        self._user_callbacks = [*callbacks, *([stopper] if stopper else [])]
+        self._progress, self._verbose = progress, verbose
+        self.callbacks = self._callback_list(())
+        self.epoch = 0
+        self.batch = 0
+        self.epochs_planned: int | None = None
+        self.last_batch: np.ndarray | None = None
+        self._order: np.ndarray | None = None
+        self._loss_sum, self._correct, self._seen, self._seconds = 0.0, 0.0, 0, 0.0
+        self._data: _Data | None = None
+        self._interrupt = _InterruptFlag(active=False)
+        self._partial_record = False
+
+    def _callback_list(self, extra: Iterable[Callback]) -> CallbackList:
+        built: list[Callback] = [DivergenceGuard(), self.history, ScheduleStepper(), *self._user_callbacks]
+        if want_progress(self._progress):
+            built.append(ProgressBar())
+        if self._verbose:
+            built.append(EpochPrinter())
+        built += list(extra)
+        callbacks = CallbackList(built)
+        callbacks.attach(self)
+        return callbacks
+
+    # -- data -------------------------------------------------------------------
+    def _bind(self, X: ArrayLike, y: ArrayLike, validation: Validation = None) -> _Data:
+        """Validate and convert the data once; reused while the same arrays come back."""
+        source = (X, y, validation)
+        if self._data is not None and all(a is b for a, b in zip(self._data.source, source, strict=True)):
+            return self._data
+        model, loss = self.model, self.loss
+        X_arr = as_float_array(X, "X", dtype=model.dtype, ndim=2)
+        y_arr = _check_targets(loss, model, y, len(X_arr), "y")
+        if len(X_arr) == 0:
+            raise ShapeError("X has no samples")
+        X_val = y_val = None
+        if isinstance(validation, (float, int)) and not isinstance(validation, bool):
+            fraction = check_number("validation fraction", validation, low=0.0, high=1.0,
+                                    low_inclusive=False, high_inclusive=False)
+            labels = y_arr.ndim == 1 and y_arr.dtype.kind in "iu"
+            train, val = train_test_split(len(X_arr), fraction, self.rng, stratify=y_arr if labels else None)
+            if len(val) < 1 or len(train) < 1:
+                raise ConfigError(f"validation fraction {fraction} of {len(X_arr)} samples leaves {len(val)} "
+                                  f"held-out and {len(train)} training samples; expected at least 1 of each")
+            X_arr, y_arr, X_val, y_val = X_arr[train], y_arr[train], X_arr[val], y_arr[val]
+        elif validation is not None:
+            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+                raise ConfigError("validation must be None, a fraction in (0, 1) or a pair (X_val, y_val); "
+                                  f"got {type(validation).__name__}")
+            X_val = as_float_array(validation[0], "X_val", dtype=model.dtype, ndim=2)
+            y_val = _check_targets(loss, model, validation[1], len(X_val), "y_val")
+        n = len(X_arr)
+        bs = n if self.batch_size is None else min(self.batch_size, n)
+        self._data = _Data(X_arr, y_arr, X_val, y_val, BatchGatherer(X_arr, bs), source)
+        self._order = None
+        return self._data
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """Minibatches per epoch of the bound training data (the last one keeps the remainder)."""
+        if self._data is None:
+            return 0
+        n = len(self._data.X)
+        return -(-n // self._batch_size(n))
+
+    def _batch_size(self, n: int) -> int:
+        return n if self.batch_size is None else min(self.batch_size, n)
+
+    # -- one step ---------------------------------------------------------------
+    def step(self, xb: ArrayLike, yb: ArrayLike) -> float:
+        """One optimization step on a batch: forward, loss, backward, ``optimizer.step()``.
+
+        Returns the batch's loss. The ``on_before_step`` callbacks run between the backward
+        pass and the update; the epoch position is not advanced. A non-finite loss skips
+        the update (and is returned).
+        """
+        x = as_float_array(xb, "xb", dtype=self.model.dtype, ndim=2)
+        t = _check_targets(self.loss, self.model, yb, len(x), "yb")
+        self.model.train()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            loss, _ = self._step(x, t, self.batch)
+        return loss
+
+    def _step(self, xb: np.ndarray, yb: np.ndarray, batch: int) -> tuple[float, float | None]:
+        model, loss = self.model, self.loss
+        self.last_batch = xb
+        out = model._forward(xb)
+        value = loss.forward(out, yb)
+        if not math.isfinite(value):
+            return value, None
+        correct = loss.count_correct(out, yb) if loss.classification else None
+        model._backward(loss.backward(), input_grad=False)
+        self.callbacks.on_before_step(batch)
+        self.optimizer.step()
+        return value, correct
+
+    # -- epochs -----------------------------------------------------------------
+    def run_epoch(self, X: ArrayLike, y: ArrayLike, *, validation: Validation = None,
+                  deadline: float | None = None) -> dict[str, float] | None:
+        """Train on ``(X, y)`` until the current epoch ends; return its record.
+
+        With ``deadline`` (a :func:`time.perf_counter` time) the epoch may pause after any
+        batch once the deadline has passed: None is returned and the next call continues the
+        same epoch at the next batch (the playground trains in time slices this way).
+        """
+        self._bind(X, y, validation)
+        if self.epochs_planned is None:
+            self.epochs_planned = self.epoch + 1
+        self.model.train()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._run_epoch(deadline)
+
+    def _run_epoch(self, deadline: float | None) -> dict[str, float] | None:
+        data = self._data
+        assert data is not None
+        n = len(data.X)
+        bs = self._batch_size(n)
+        if self._order is None:
+            self._order = epoch_order(n, self.shuffle, self.rng)
+            self.batch, self._loss_sum, self._correct, self._seen, self._seconds = 0, 0.0, 0.0, 0, 0.0
+        epoch = self.epoch + 1
+        callbacks, loss, gather, y, order = self.callbacks, self.loss, data.gather, data.y, self._order
+        mean = loss.reduction == "mean"
+        report = callbacks.has("on_batch_end")
+        callbacks.on_epoch_begin(epoch)
+        t0 = time.perf_counter()
+        for b in range(self.batch, -(-n // bs)):
+            idx = order[b * bs:(b + 1) * bs]
+            value, correct = self._step(gather(idx), y[idx], b)
+            self._loss_sum += value * len(idx) if mean else value
+            if correct is not None:
+                self._correct += correct
+            self._seen += len(idx)
+            self.batch = b + 1
+            if report:
+                callbacks.on_batch_end(b, {"batch": b, "loss": value})
+            if self._interrupt.raised:
+                self._seconds += time.perf_counter() - t0
+                callbacks.on_interrupt()
+                return self._finish_epoch(epoch, partial=True)
+            if deadline is not None and time.perf_counter() >= deadline and self.batch < -(-n // bs):
+                self._seconds += time.perf_counter() - t0
+                return None
+        self._seconds += time.perf_counter() - t0
+        return self._finish_epoch(epoch)
+
+    def _finish_epoch(self, epoch: int, partial: bool = False) -> dict[str, float]:
+        data = self._data
+        assert data is not None
+        t0 = time.perf_counter()
+        mean = self.loss.reduction == "mean"
+        record: dict[str, float] = {"epoch": epoch, "loss": self._loss_sum / self._seen if mean else self._loss_sum}
+        if self.loss.classification:
+            record["accuracy"] = self._correct / self._seen
+        if data.X_val is not None and data.y_val is not None:
+            held_out = evaluate(self.model, self.loss, data.X_val, data.y_val)
+            record.update({f"val_{k}": v for k, v in held_out.items()})
+        record["lr"] = float(self.optimizer.lr)
+        momentum = getattr(self.optimizer, "momentum", None)
+        if momentum is not None:
+            record["momentum"] = float(momentum)
+        record["seconds"] = self._seconds + time.perf_counter() - t0
+        if partial:                       # the position stays mid-epoch: a resumed run continues it
+            self.history.interrupted = True
+            self._partial_record = True
+        else:
+            self.epoch, self.batch, self._order = epoch, 0, None
+        self.callbacks.on_epoch_end(epoch, record)
+        return record
+
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 10, *, validation: Validation = None,
+            checkpoint: str | Path | None = None, checkpoint_every: int | None = None) -> History:
+        """Train until ``epochs`` epochs are complete in total; return the :class:`History`.
+
+        With ``checkpoint`` (a file path) the state is written there atomically at the end of
+        every epoch (and every ``checkpoint_every`` batches, and on Ctrl-C); when the file
+        already exists, training resumes from it first and ends with the same weights, bit
+        for bit, as an uninterrupted run.
+        """
+        from .checkpoint import Checkpointer, read_checkpoint
+
+        epochs = check_int("epochs", epochs, low=0)
+        state = read_checkpoint(checkpoint) if checkpoint is not None and Path(checkpoint).exists() else None
+        if state is not None:             # the held-out split is drawn as the interrupted run drew it
+            set_generator_state(self.rng, state["rng_start"], "checkpoint rng_start")
+        self._bind(X, y, validation)
+        extra = [] if checkpoint is None else [Checkpointer(checkpoint, every=checkpoint_every)]
+        self.callbacks = self._callback_list(extra)
+        self.epochs_planned = epochs
+        self.model.train()
+        self.callbacks.on_train_begin()
+        if state is not None:
+            self.load_state_dict(state)
+        elif self._partial_record:        # continuing in memory after Ctrl-C: the partial record goes
+            self.history.records.pop()
+            self.history.interrupted = self._partial_record = False
+        self._interrupt = _InterruptFlag()
+        try:
+            with self._interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                while self.epoch < epochs and not self.callbacks.stop_training:
+                    self._run_epoch(None)
+                    if self._interrupt.raised:
+                        break
+        finally:
+            self._interrupt = _InterruptFlag(active=False)
+        self.callbacks.on_train_end()
+        return self.history
+
+    # -- state --------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Copies of the weights, the optimizer's and schedules' state and the position."""
+        return {"model": self.model.state(), "optimizer": self.optimizer.state_dict(),
+                "schedules": [_schedule_state(s) for s in self.schedules], "position": self._position()}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Put back a :meth:`snapshot` (the divergence guard's rollback)."""
+        self.model.load_state(snapshot["model"])
+        self.optimizer.load_state_dict(snapshot["optimizer"])
+        for schedule, saved in zip(self.schedules, snapshot["schedules"], strict=True):
+            if saved is not None:
+                _load_schedule_state(schedule, saved)
+        self._set_position(snapshot["position"])
+
+    def _position(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "batch": self.batch,
+                "order": None if self._order is None else self._order.copy(),
+                "loss_sum": self._loss_sum, "correct": self._correct, "seen": self._seen, "rng": generator_state(self.rng)}
+
+    def _set_position(self, position: dict[str, Any]) -> None:
+        self.epoch, self.batch = position["epoch"], position["batch"]
+        self._order = None if position["order"] is None else np.array(position["order"], dtype=np.intp)
+        self._loss_sum, self._correct, self._seen = position["loss_sum"], position["correct"], position["seen"]
+        set_generator_state(self.rng, position["rng"], "trainer rng")
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that decides the rest of the run: JSON values and NumPy arrays.
+
+        The weights, the optimizer's state, each schedule's state, every random generator
+        (the trainer's and each layer's), the position (epoch, batch, this epoch's order and
+        running totals), the history and each callback's state (early stopping's best), and
+        a fingerprint of the training data.
+        """
+        data = self._data
+        return {
+            "format": "ffnn-training", "version": 1,
+            "position": self._position(), "rng_start": self._rng_start,
+            "model": self.model.state(), "layers": [layer.extra_state() for layer in self.model.layers],
+            "optimizer": self.optimizer.state_dict(),
+            "schedules": [_schedule_state(s) for s in self.schedules],
+            "history": self.history.state_dict(),
+            "callbacks": [{"type": type(cb).__name__, "state": cb.state_dict()} for cb in self._user_callbacks],
+            "data": None if data is None else _fingerprint(data),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` output; everything is checked first, nothing is half-loaded."""
+        if not isinstance(state, dict) or state.get("format") != "ffnn-training":
+            raise ConfigError("Trainer.load_state_dict expects the output of Trainer.state_dict()")
+        if state.get("version") != 1:
+            raise ConfigError(f"training state version {state.get('version')!r} is not supported (this ffnn reads 1)")
+        data = self._data
+        if data is not None and state.get("data") is not None and state["data"] != _fingerprint(data):
+            raise ConfigError("the checkpoint was made with other training data "
+                              f"({state['data']}); this run has {_fingerprint(data)}")
+        saved_callbacks = state.get("callbacks", [])
+        kinds = [c.get("type") if isinstance(c, dict) else None for c in saved_callbacks]
+        expected = [type(cb).__name__ for cb in self._user_callbacks]
+        if kinds != expected:
+            raise ConfigError(f"the checkpoint holds the state of callbacks {kinds}; this run has {expected}")
+        if len(state.get("schedules", [])) != len(self.schedules):
+            raise ConfigError(f"the checkpoint holds {len(state.get('schedules', []))} schedules, "
+                              f"this run has {len(self.schedules)}")
+        layers = state.get("layers", [])
+        if len(layers) != len(self.model.layers):
+            raise ConfigError(f"the checkpoint holds {len(layers)} layers, this model has {len(self.model.layers)}")
+        self.model.check_state(state["model"])
+        before = self.state_dict()
+        try:
+            self.model.load_state(state["model"])
+            for layer, extra in zip(self.model.layers, layers, strict=True):
+                layer.load_extra_state(extra)
+            self.optimizer.load_state_dict(state["optimizer"])
+            for schedule, saved in zip(self.schedules, state["schedules"], strict=True):
+                if saved is not None:
+                    _load_schedule_state(schedule, saved)
+            self.history.load_state_dict(state["history"])
+            for cb, saved in zip(self._user_callbacks, saved_callbacks, strict=True):
+                cb.load_state_dict(saved["state"])
+            self._set_position(_checked_position(state["position"], data))
+            self._rng_start = state["rng_start"]
+        except BaseException:
+            self._restore_quietly(before)
+            raise
+        self._partial_record = False
+
+    def _restore_quietly(self, before: dict[str, Any]) -> None:
+        self.model.load_state(before["model"])
+        for layer, extra in zip(self.model.layers, before["layers"], strict=True):
+            layer.load_extra_state(extra)
+        self.optimizer.load_state_dict(before["optimizer"])
+        for schedule, saved in zip(self.schedules, before["schedules"], strict=True):
+            if saved is not None:
+                _load_schedule_state(schedule, saved)
+        self.history.load_state_dict(before["history"])
+        self._set_position(before["position"])
+
+    def save_checkpoint(self, path: str | Path) -> Path:
+        """Write the training state to ``path`` atomically (see :mod:`ffnn.checkpoint`)."""
+        from .checkpoint import save_checkpoint
+        return save_checkpoint(self, path)
+
+    def resume(self, path: str | Path) -> None:
+        """Load the training state of a checkpoint written by :meth:`save_checkpoint`."""
+        from .checkpoint import read_checkpoint
+        self.load_state_dict(read_checkpoint(path))
+
+    def __repr__(self) -> str:
+        return (f"Trainer(epoch={self.epoch}, batch={self.batch}, loss={self.loss!r}, optimizer={self.optimizer!r}, "
+                f"batch_size={self.batch_size})")
+
+
+def _schedule_state(schedule: StepSchedule) -> dict[str, Any] | None:
+    state_dict = getattr(schedule, "state_dict", None)
+    return state_dict() if callable(state_dict) else None
+
+
+def _load_schedule_state(schedule: StepSchedule, saved: dict[str, Any]) -> None:
+    load = getattr(schedule, "load_state_dict", None)
+    if not callable(load):
+        raise ConfigError(f"{type(schedule).__name__} cannot restore a saved state (it has no load_state_dict)")
+    load(saved)
+
+
+def _fingerprint(data: _Data) -> dict[str, Any]:
+    """Shapes, dtypes and a hash of up to 256 evenly spaced training rows and every target."""
+    import hashlib
+    rows = np.unique(np.linspace(0, len(data.X) - 1, num=min(256, len(data.X))).astype(np.intp))
+    digest = hashlib.sha256(np.ascontiguousarray(data.X[rows]).tobytes())
+    digest.update(np.ascontiguousarray(data.y).tobytes())
+    return {"n": len(data.X), "shape": list(data.X.shape), "dtype": data.X.dtype.name,
+            "n_val": None if data.X_val is None else len(data.X_val), "sha256": digest.hexdigest()}
+
+
+def _checked_position(position: Any, data: _Data | None) -> dict[str, Any]:
+    if not isinstance(position, dict):
+        raise ConfigError(f"training state: position must be a dict, got {position!r:.80}")
+    epoch = check_int("checkpoint epoch", position.get("epoch"), low=0)
+    batch = check_int("checkpoint batch", position.get("batch"), low=0)
+    order = position.get("order")
+    if order is not None:
+        order = np.asarray(order)
+        n = None if data is None else len(data.X)
+        if order.ndim != 1 or order.dtype.kind not in "iu" or (n is not None and sorted(order.tolist()) != list(range(n))):
+            raise ConfigError("training state: the saved sample order is not a permutation of the training samples")
+    for key in ("loss_sum", "correct"):
+        value = position.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"training state: {key} must be a number, got {value!r}")
+    seen = check_int("checkpoint seen", position.get("seen"), low=0)
+    return {**position, "epoch": epoch, "batch": batch, "order": order, "seen": seen}
+
+
+def evaluate(model: Sequential, loss: Loss, X: ArrayLike, y: ArrayLike, batch_size: int = 2048) -> dict[str, float]:
     """Loss (and accuracy for classification) of ``model`` on ``(X, y)`` in evaluation mode."""
     X = as_float_array(X, "X", dtype=model.dtype, ndim=2)
-    y = _prepare_targets(loss, model, y, len(X), "y")
+    t = _check_targets(loss, model, y, len(X), "y")
     was_training = model.training
     model.eval()
     total, correct = 0.0, 0.0
     try:
         for start in range(0, len(X), batch_size):
-            xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+            xb, yb = X[start:start + batch_size], t[start:start + batch_size]
             out = model._forward(xb)
             total += loss.forward(out, yb) * (len(xb) if loss.reduction == "mean" else 1)
-            c = _batch_correct(loss, out, yb)
-            correct = None if c is None else correct + c
+            c = loss.count_correct(out, yb)
+            if c is not None:
+                correct += c
     finally:
         model.train(was_training)
     result = {"loss": total / len(X) if loss.reduction == "mean" else total}
-    if correct is not None:
+    if loss.classification:
         result["accuracy"] = correct / len(X)
     return result
 
 
-def _diagnose(model: Sequential, xb: np.ndarray, loss: Loss) -> str:
-    """Name the first layer whose parameters, output or gradient is non-finite.
-
-    When everything is finite but the loss is not, the outputs are so large that the loss
-    overflowed: name the last layer and its largest output.
-    """
-    for i, layer in enumerate(model.layers):
-        for p in layer.parameters():
-            if not np.isfinite(p.value).all():
-                return f"the {p.name} of layer {i} ({layer!r})"
-    x = xb
-    for i, layer in enumerate(model.layers):
-        x = layer.forward(x)
-        if not np.isfinite(x).all():
-            return f"the output of layer {i} ({layer!r})"
-    for i, layer in enumerate(model.layers):
-        for p in layer.parameters():
-            if not np.isfinite(p.grad).all():
-                return f"the {p.name} gradient of layer {i} ({layer!r})"
-    last = len(model.layers) - 1
-    return (f"the output of layer {last} ({model.layers[last]!r}), up to {np.abs(x).max():.3g}, "
-            f"which overflows {loss!r}")
-
-
-def _all_finite(model: Sequential) -> bool:
-    return all(np.isfinite(p.value).all() for p in model.parameters())
-
-
-def _split_validation(X: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generator,
-                      stratify: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    train, val = train_test_split(len(X), fraction, rng, stratify=y if stratify else None)
-    if len(val) < 1 or len(train) < 1:
-        raise ConfigError(f"validation fraction {fraction} of {len(X)} samples leaves {len(val)} held-out and "
-                          f"{len(train)} training samples; expected at least 1 of each")
-    return X[train], y[train], X[val], y[val]
-
-
-def _progress_bar(enabled: bool, total: int, epoch: int, epochs: int):
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False, file=sys.stderr,
-                dynamic_ncols=True)
-
-
-def _want_progress(progress: bool | None) -> bool:
-    if progress is None or progress is True:
-        if "ipykernel" in sys.modules:
-            return True
-        return bool(progress) and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-    return False
-
-
-def _diverged(model: Sequential, xb: np.ndarray, loss: Loss, optimizer: Any, start_state: dict[str, np.ndarray],
-              epoch: int, batch: int, what: str) -> None:
-    """Roll back to the start of the epoch and raise :class:`TrainingDivergedError`."""
-    culprit = _diagnose(model, xb, loss)
-    model.load_state(start_state)
-    raise TrainingDivergedError(
-        f"training diverged at epoch {epoch}, batch {batch}: {what}; first to blow up: {culprit}. "
-        f"The weights were rolled back to the start of epoch {epoch}, the last state known to be finite. "
-        f"Try a smaller learning rate (it is {optimizer.lr:g}).", epoch=epoch, batch=batch, layer=culprit)
-
-
-def fit(model: Sequential, loss: Loss, optimizer: Any, X: Array, y: Any, epochs: int = 10,
-        batch_size: int | None = 128, validation: Any = None, shuffle: bool = True,
-        schedule: Any = None, callbacks: Iterable[Callback] = (), early_stopping: Any = None,
-        seed: Seed = None, progress: bool = True, verbose: bool = False) -> History:
+def fit(model: Sequential, loss: Loss, optimizer: Optimizer, X: ArrayLike, y: ArrayLike, epochs: int = 10,
+        batch_size: int | None = 128, validation: Validation = None, shuffle: bool = True,
+        schedule: StepSchedule | Sequence[StepSchedule] | None = None, callbacks: Iterable[Callback] = (),
+        early_stopping: int | EarlyStopping | None = None, seed: Seed = None, progress: bool | None = True,
+        verbose: bool = False, checkpoint: str | Path | None = None,
+        checkpoint_every: int | None = None) -> History:
     """Train ``model`` by minibatch gradient descent; return the per-epoch :class:`History`.
+
+    A thin wrapper over :class:`Trainer`: ``Trainer(model, loss, optimizer, ...).fit(X, y, epochs, ...)``.
 
     Parameters
     ----------
@@ -359,109 +605,17 @@ def fit(model: Sequential, loss: Loss, optimizer: Any, X: Array, y: Any, epochs:
         A progress bar on a terminal or notebook (needs tqdm); silent otherwise.
     verbose : bool
         Print one line per epoch.
+    checkpoint : path or None
+        Keep the training state in this file (written atomically each epoch); if it exists,
+        resume from it. See :meth:`Trainer.fit`.
+    checkpoint_every : int or None
+        Also write the checkpoint every this many batches.
 
     Returns
     -------
     History
     """
-    if not isinstance(model, Sequential):
-        raise ConfigError(f"fit expects an ffnn.Sequential model, got {type(model).__name__}")
-    if not isinstance(loss, Loss):
-        raise ConfigError(f"fit expects an ffnn loss (e.g. losses.SoftmaxCrossEntropy()), got {type(loss).__name__}")
-    epochs = check_int("epochs", epochs, low=0)
-    rng = make_rng(seed)
-    X = as_float_array(X, "X", dtype=model.dtype, ndim=2)
-    y = _prepare_targets(loss, model, y, len(X), "y")
-    if len(X) == 0:
-        raise ShapeError("X has no samples")
-    if isinstance(validation, (float, int)) and not isinstance(validation, bool):
-        fraction = check_number("validation fraction", validation, low=0.0, high=1.0,
-                                low_inclusive=False, high_inclusive=False)
-        X, y, X_val, y_val = _split_validation(X, y, fraction, rng, stratify=y.ndim == 1 and y.dtype.kind in "iu")
-    elif validation is not None:
-        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            raise ConfigError("validation must be None, a fraction in (0, 1) or a pair (X_val, y_val); "
-                              f"got {type(validation).__name__}")
-        X_val = as_float_array(validation[0], "X_val", dtype=model.dtype, ndim=2)
-        y_val = _prepare_targets(loss, model, validation[1], len(X_val), "y_val")
-    else:
-        X_val = y_val = None
-    n = len(X)
-    batch_size = n if batch_size is None else check_int("batch_size", batch_size, low=1)
-    schedules = [] if schedule is None else list(schedule) if isinstance(schedule, (list, tuple)) else [schedule]
-    callbacks = list(callbacks)
-    if early_stopping is not None:
-        stopper = early_stopping if isinstance(early_stopping, EarlyStopping) else EarlyStopping(patience=early_stopping)
-        callbacks.append(stopper)
-    history = History()
-    for cb in callbacks:
-        cb.model, cb.history, cb.stop_training = model, history, False
-    gather = BatchGatherer(X, min(batch_size, n))
-    classification = _is_classification(loss)
-    n_batches = -(-n // batch_size)
-    show_progress = _want_progress(progress)
-
-    model.train()
-    for cb in callbacks:
-        cb.on_train_begin()
-    # Overflow is detected (non-finite loss or weights) and reported as TrainingDivergedError,
-    # so NumPy's floating-point warnings would only repeat it.
-    with _InterruptFlag() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for epoch in range(1, epochs + 1):
-            for cb in callbacks:
-                cb.on_epoch_begin(epoch)
-            start_state = model.state()
-            t0 = time.perf_counter()
-            total, correct, seen = 0.0, 0.0, 0
-            bar = _progress_bar(show_progress, n_batches, epoch, epochs)
-            for b, idx in enumerate(minibatch_indices(n, batch_size, shuffle, rng)):
-                xb, yb = gather(idx), y[idx]
-                out = model._forward(xb)
-                batch_loss = loss.forward(out, yb)
-                if not math.isfinite(batch_loss):
-                    _diverged(model, xb, loss, optimizer, start_state, epoch, b, f"the loss is {batch_loss}")
-                if classification:
-                    correct += _batch_correct(loss, out, yb)
-                model._backward(loss.backward(), input_grad=False)
-                optimizer.step()
-                total += batch_loss * (len(idx) if loss.reduction == "mean" else 1)
-                seen += len(idx)
-                for cb in callbacks:
-                    cb.on_batch_end(b, {"batch": b, "loss": batch_loss})
-                if bar is not None:
-                    bar.update(1)
-                    if b % 16 == 0:
-                        bar.set_postfix(loss=f"{batch_loss:.4f}", refresh=False)
-                if interrupt.raised:
-                    break
-            if bar is not None:
-                bar.close()
-            if not _all_finite(model):
-                _diverged(model, xb, loss, optimizer, start_state, epoch, b, "a parameter is no longer finite")
-            record: dict[str, float] = {"epoch": epoch, "loss": total / seen if loss.reduction == "mean" else total}
-            if classification:
-                record["accuracy"] = correct / seen
-            if X_val is not None:
-                held_out = evaluate(model, loss, X_val, y_val)
-                record.update({f"val_{k}": v for k, v in held_out.items()})
-            record["lr"] = float(optimizer.lr)
-            if hasattr(optimizer, "momentum"):
-                record["momentum"] = float(optimizer.momentum)
-            record["seconds"] = time.perf_counter() - t0
-            history.append(record)
-            if verbose:
-                print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()),
-                      file=sys.stderr)
-            metric = record.get("val_loss", record["loss"])
-            for s in schedules:
-                s.step(metric)
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, record)
-            if interrupt.raised:
-                history.interrupted = True
-                break
-            if any(cb.stop_training for cb in callbacks):
-                break
-    for cb in callbacks:
-        cb.on_train_end()
-    return history
+    _check_parts(model, loss, optimizer)
+    trainer = Trainer(model, loss, optimizer, schedules=schedule, callbacks=callbacks, early_stopping=early_stopping,
+                      batch_size=batch_size, shuffle=shuffle, seed=seed, progress=progress, verbose=verbose)
+    return trainer.fit(X, y, epochs, validation=validation, checkpoint=checkpoint, checkpoint_every=checkpoint_every)

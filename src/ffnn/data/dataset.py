@@ -1,4 +1,4 @@
-"""The :class:`Dataset` record every loader returns, and the train/test split."""
+"""The :class:`Dataset` record every loader returns (and the train/test split, from :mod:`ffnn.sampling`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._typing import Seed
-from .._validation import check_number, make_rng
 from ..errors import DataError
+from ..sampling import train_test_split
 
 __all__ = ["Dataset", "train_test_split", "TASKS"]
 
@@ -98,49 +97,3 @@ class Dataset:
         classes = f", n_classes={self.n_classes}" if self.n_classes is not None else ""
         return (f"Dataset({self.name!r}, {self.task}, train={self.X_train.shape}, "
                 f"test={self.X_test.shape}{classes})")
-
-
-def train_test_split(n: int, test_fraction: float, seed: Seed = 0,
-                     stratify: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Split ``range(n)`` into sorted train and test index arrays.
-
-    ``n_test = round(test_fraction * n)`` indices, drawn at random, go to the test part.
-    With ``stratify`` (labels of shape (n,)), class ``c`` with ``n_c`` members contributes
-    ``floor(test_fraction * n_c)`` of them, plus one for the classes with the largest
-    remainders until the total is ``n_test`` (largest-remainder rounding), so class
-    proportions are kept as closely as whole samples allow.
-
-    Parameters
-    ----------
-    n : int
-        Number of samples.
-    test_fraction : float in [0, 1)
-        Share of the samples held out.
-    seed : int, Generator or None
-        The same seed gives the same split.
-    stratify : numpy.ndarray or None
-        Labels to stratify on.
-
-    Examples
-    --------
-    >>> train, test = train_test_split(10, 0.2, seed=0, stratify=np.repeat([0, 1], 5))
-    >>> len(train), len(test)
-    (8, 2)
-    """
-    test_fraction = check_number("test_fraction", test_fraction, low=0.0, high=1.0,
-                                 high_inclusive=False)
-    rng = make_rng(seed)
-    n_test = int(round(test_fraction * n))
-    if stratify is None:
-        groups = [np.arange(n)]
-        quotas = np.array([n_test])
-    else:
-        groups = [np.flatnonzero(stratify == c) for c in np.unique(stratify)]
-        exact = test_fraction * np.array([len(g) for g in groups])
-        quotas = np.floor(exact).astype(int)
-        extra = np.argsort(-(exact - quotas), kind="stable")[:n_test - quotas.sum()]
-        quotas[extra] += 1
-    is_test = np.zeros(n, dtype=bool)
-    for members, k in zip(groups, quotas):
-        is_test[rng.permutation(members)[:k]] = True
-    return np.flatnonzero(~is_test), np.flatnonzero(is_test)

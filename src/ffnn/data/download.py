@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import DataError
 
@@ -134,7 +135,7 @@ def fetch(urls: Sequence[str], dest: str | os.PathLike, sha256: str | None = Non
     if dest.exists() and verify(dest, sha256, md5) is None:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    failures = []
+    failures: list[str] = []
     for url in urls:
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         try:
@@ -157,7 +158,7 @@ class _DownloadError(Exception):
     """One mirror failed; the message says how."""
 
 
-def _download(url: str, out, timeout: float) -> None:
+def _download(url: str, out: BinaryIO, timeout: float) -> None:
     """Stream the body at ``url`` into the open file ``out``, checking its length."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:

@@ -7,7 +7,7 @@ below are stored in a model's metadata (``"features"``), so prediction applies t
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -16,12 +16,13 @@ gzipped files (a gzip file is recognised by its magic bytes ``1f 8b``, not its n
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import struct
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import numpy as np
 
@@ -44,6 +45,12 @@ MAX_NDIM = 4
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
+
+
+class _Reader(Protocol):
+    """Anything with ``read(size) -> bytes``: a binary file, a :class:`gzip.GzipFile`, a :class:`_Prefixed`."""
+
+    def read(self, size: int, /) -> bytes: ...
 
 
 def read_idx(source: str | os.PathLike | BinaryIO) -> np.ndarray:
@@ -100,10 +107,15 @@ class _Prefixed:
             return out + (self._fh.read(size - len(out)) if size > len(out) else b"")
         return self._fh.read(size)
 
+    def seek(self, offset: int, whence: int = os.SEEK_SET, /) -> int:
+        """Not supported: the reader is forward-only (gzip only seeks to rewind, which is never done here)."""
+        raise io.UnsupportedOperation("seek")
 
-def _read_exact(fh, size: int) -> bytes:
+
+def _read_exact(fh: _Reader, size: int) -> bytes:
     """Read up to ``size`` bytes, looping over short reads; fewer only at end of file."""
-    parts, got = [], 0
+    parts: list[bytes] = []
+    got = 0
     while got < size:
         block = fh.read(min(_CHUNK, size - got))
         if not block:
@@ -113,7 +125,7 @@ def _read_exact(fh, size: int) -> bytes:
     return b"".join(parts)
 
 
-def _read_plain(fh, label: str) -> np.ndarray:
+def _read_plain(fh: _Reader, label: str) -> np.ndarray:
     magic = _read_exact(fh, 4)
     if len(magic) < 4:
         raise DataError(f"{label}: not an IDX file: expected a 4-byte header, got {len(magic)} bytes")

@@ -130,10 +130,11 @@ def locate(name: str) -> tuple[list[Path | None], list[str]]:
     """
     source = _source(name)
     found: list[Path | None] = []
-    notes = []
+    notes: list[str] = []
     for filename in FILES:
         good = None
-        for folder in (*source.system_dirs, _download.cache_dir() / name):
+        folders: tuple[str | Path, ...] = (*source.system_dirs, _download.cache_dir() / name)
+        for folder in folders:
             path = Path(folder) / filename
             if path.is_file():
                 problem = _download.verify(path, *_checksums(source, filename))
@@ -154,8 +155,8 @@ def download(name: str, *, base_urls: tuple[str, ...] | None = None) -> list[Pat
     source = _source(name)
     found, _ = locate(name)
     bases = mirrors(name) if base_urls is None else base_urls
-    paths = []
-    for filename, path in zip(FILES, found):
+    paths: list[Path] = []
+    for filename, path in zip(FILES, found, strict=True):  # locate returns one entry per file
         if path is None:
             urls = [base.rstrip("/") + "/" + filename for base in bases]
             sha256, md5 = _checksums(source, filename)

@@ -8,8 +8,7 @@ affine map to any data. It is stored in a model file through :meth:`to_dict` /
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -29,7 +28,7 @@ class _Scaler(ABC):
         self.offset_: np.ndarray | None = None
         self.scale_: np.ndarray | None = None
 
-    def fit(self, X: Any) -> "_Scaler":
+    def fit(self, X: Any) -> Self:
         """Learn the per-feature statistics of ``X`` (n_samples, n_features); returns self."""
         X = as_float_array(X, f"{type(self).__name__}.fit input", ndim=2)
         if len(X) == 0:
@@ -57,13 +56,13 @@ class _Scaler(ABC):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable state: ``{"kind": ..., <offset name>: [...], <scale name>: [...]}``."""
-        if self.offset_ is None:
+        if self.offset_ is None or self.scale_ is None:  # fit and from_dict set both together
             raise ConfigError(f"{type(self).__name__} is not fitted; nothing to save")
         return {"kind": self.kind, self._fields[0]: self.offset_.tolist(),
                 self._fields[1]: self.scale_.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "_Scaler":
+    def from_dict(cls, d: dict[str, Any]) -> Self:
         """Rebuild a fitted scaler from :meth:`to_dict` output."""
         if not isinstance(d, dict) or d.get("kind") != cls.kind:
             raise ModelFileError(f"expected a {cls.kind!r} scaler record, got {d!r:.80}")
@@ -121,7 +120,8 @@ class StandardScaler(_Scaler):
         return X.mean(axis=0), np.where(std > 0, std, 1.0)
 
 
-_SCALERS = {cls.kind: cls for cls in (MinMaxScaler, StandardScaler)}
+_SCALERS: dict[str, type[MinMaxScaler] | type[StandardScaler]] = {
+    cls.kind: cls for cls in (MinMaxScaler, StandardScaler)}
 
 
 def scaler_from_dict(d: dict[str, Any]) -> MinMaxScaler | StandardScaler:

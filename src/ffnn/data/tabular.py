@@ -20,7 +20,9 @@ from __future__ import annotations
 import csv
 import gzip
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -37,12 +39,14 @@ MAX_CLASSES = 100
 _NPZ_KEYS = ("X", "y", "X_test", "y_test", "class_names")
 
 
-def load_file(path: str | os.PathLike, *, seed: Seed = 0, **options) -> Dataset:
+def load_file(path: str | os.PathLike, *, seed: Seed = 0, **options: Any) -> Dataset:
     """Load a ``.csv`` (or ``.csv.gz``) or ``.npz`` file; see :func:`load_csv`, :func:`load_npz`."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"no such data file: {path}")
     name = path.name.lower()
+    loader: Callable[..., Dataset]
+    allowed: tuple[str, ...]
     if name.endswith((".csv", ".csv.gz")):
         loader, allowed = load_csv, ("target", "task", "test_fraction", "delimiter")
     elif name.endswith(".npz"):
@@ -56,7 +60,7 @@ def load_file(path: str | os.PathLike, *, seed: Seed = 0, **options) -> Dataset:
     return loader(path, seed=seed, **options)
 
 
-def _open_text(path: Path):
+def _open_text(path: Path) -> TextIO:
     if path.name.lower().endswith(".gz"):
         return gzip.open(path, "rt", newline="", encoding="utf-8")
     return open(path, newline="", encoding="utf-8")
@@ -113,7 +117,10 @@ def load_csv(path: str | os.PathLike, *, target: str | int | None = None, task: 
 
 def read_table(path: Path, delimiter: str = ",", min_columns: int = 2) -> tuple[list[str] | None, list[list[float]]]:
     """The header (or None) and the numeric rows of a CSV file; at least ``min_columns`` columns."""
-    header, rows, width, width_line = None, [], None, 0
+    header: list[str] | None = None
+    rows: list[list[float]] = []
+    width: int | None = None
+    width_line = 0
     with _open_text(path) as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         for cells in reader:
@@ -131,6 +138,7 @@ def read_table(path: Path, delimiter: str = ",", min_columns: int = 2) -> tuple[
             rows.append([_cell(path, line, j, c, header) for j, c in enumerate(cells)])
     if not rows:
         raise DataError(f"{path}: no data rows; expected at least one line of numbers")
+    assert width is not None  # set by the header or the first data row
     if width < min_columns:
         raise DataError(f"{path}: {width} column; expected at least {min_columns}"
                         + (" (features and a target)" if min_columns == 2 else ""))
@@ -249,6 +257,7 @@ def _build(name: str, X: np.ndarray, y: np.ndarray, X_test: np.ndarray | None,
     if len(X) != len(y):
         raise DataError(f"{name}: X has {len(X)} rows but y has {len(y)}")
     task = infer_task(y) if task is None else check_choice("task", task, TASKS)
+    n_classes: int | None
     if task == "classification":
         y = _one_column(name, "y", y)
         y_test = None if y_test is None else _one_column(name, "y_test", y_test)
@@ -261,6 +270,8 @@ def _build(name: str, X: np.ndarray, y: np.ndarray, X_test: np.ndarray | None,
         train, test = train_test_split(len(X), test_fraction, seed,
                                        stratify=y if task == "classification" else None)
         X, X_test, y, y_test = X[train], X[test], y[train], y[test]
+    elif y_test is None:  # the loaders give X_test and y_test together
+        raise DataError(f"{name}: X_test and y_test must be given together")
     return Dataset(name, X, y, X_test, y_test, task, n_classes, image_shape, class_names, description)
 
 
@@ -270,8 +281,9 @@ def _one_column(name: str, key: str, y: np.ndarray) -> np.ndarray:
     return y.reshape(len(y))
 
 
-def _encode_labels(name: str, y: np.ndarray, y_test: np.ndarray | None,
-                   class_names: tuple[str, ...] | None):
+def _encode_labels(
+        name: str, y: np.ndarray, y_test: np.ndarray | None, class_names: tuple[str, ...] | None,
+) -> tuple[np.ndarray, np.ndarray | None, int, tuple[str, ...] | None]:
     """Map the label values to ``0..K-1`` (sorted), recording the original values as names."""
     values = np.unique(y if y_test is None else np.concatenate([y, y_test]))
     if class_names is not None:

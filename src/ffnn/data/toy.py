@@ -12,9 +12,11 @@ classification, float32 targets of shape (n, 1) for regression.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from .._typing import Seed
+from .._typing import Array, Seed
 from .._validation import check_int, check_number, make_rng
 
 __all__ = ["circle", "xor", "gauss", "spiral", "reg_plane", "reg_gauss", "xor_table",
@@ -135,7 +137,7 @@ def xor_table() -> tuple[np.ndarray, np.ndarray]:
     return X, np.array([0, 1, 1, 0], dtype=np.int64)
 
 
-BISHOP_FUNCTIONS = {
+BISHOP_FUNCTIONS: dict[str, Callable[[Array], Array]] = {
     "square": np.square,
     "sin": lambda x: np.sin(np.pi * x),
     "abs": np.abs,

@@ -34,8 +34,10 @@ float32 rounding).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import product
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +46,7 @@ from ..builder import mlp
 from ..model import Sequential
 from ..train import fit
 from ._figures import pyplot
-from ._report import Report
+from ._report import ExperimentResult, Report
 
 W_SCALE = 10.0
 BIAS = 0.0
@@ -53,9 +55,10 @@ HI, LO = 0.99, 0.01            # the premise: correct output >= 0.99, the others
 CODES = np.array([[(d >> j) & 1 for j in range(4)] for d in range(10)])   # (10, 4), bit 0 first
 
 
-def code_layer(dtype=np.float64) -> layers.Linear:
+def code_layer(dtype: Any = np.float64) -> layers.Linear:
     """``Linear(10, 4)`` with ``W[j, d] = +w`` if bit j of d is set else ``-w``, bias ``b``."""
     lin = layers.Linear(10, 4, dtype=dtype)
+    assert lin.bias is not None  # Linear has a bias by default
     lin.weight.value[...] = W_SCALE * (2 * CODES.T - 1)
     lin.bias.value[...] = BIAS
     return lin
@@ -63,7 +66,8 @@ def code_layer(dtype=np.float64) -> layers.Linear:
 
 def premise_corners() -> tuple[np.ndarray, np.ndarray]:
     """Every corner of the premise's box for every digit: (10 * 2^10, 10) inputs and their digits."""
-    rows, digits = [], []
+    rows: list[np.ndarray] = []
+    digits: list[int] = []
     for d in range(10):
         for choice in product((0, 1), repeat=10):
             a = np.where(np.array(choice) == 1, LO, 0.0)
@@ -80,10 +84,11 @@ def margins(bits_prob: np.ndarray, digits: np.ndarray) -> tuple[float, float, in
     return float(bits_prob[want].min()), float(bits_prob[~want].max()), wrong
 
 
-def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=print,
-        name: str = "binary-output-layer", title: str = "") -> object:
+def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn: Callable[..., None] = print,
+        name: str = "binary-output-layer", title: str = "") -> ExperimentResult:
     rep = Report(name, title, out_dir, print_fn, quick)
-    head = Sequential([code_layer(), layers.Sigmoid()])
+    code = code_layer()
+    head = Sequential([code, layers.Sigmoid()])
     rep.say(f"new layer: W[j, d] = {W_SCALE:g} * (2 bit_j(d) - 1), bias {BIAS:g}; "
             f"premise: correct output >= {HI}, others <= {LO}")
 
@@ -144,13 +149,13 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     plt = pyplot(out_dir, print_fn)
     if plt is not None:
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), gridspec_kw={"width_ratios": [1, 1.2, 1.2]})
-        im = axes[0].imshow(head[0].weight.value, cmap="RdBu", vmin=-W_SCALE, vmax=W_SCALE)
+        im = axes[0].imshow(code.weight.value, cmap="RdBu", vmin=-W_SCALE, vmax=W_SCALE)
         axes[0].set_xticks(range(10))
         axes[0].set_yticks(range(4), [f"bit {j}" for j in range(4)])
         axes[0].set_xlabel("digit unit")
         axes[0].set_title("new layer's weights", fontsize=9)
         fig.colorbar(im, ax=axes[0], shrink=0.6)
-        z = head[0].forward(corners)
+        z = code.forward(corners)
         signed = np.where(CODES[digits] == 1, z, -z)          # > 0: the bit is right
         axes[1].hist(signed.ravel(), bins=40, color="tab:blue")
         axes[1].axvline(np.log(99), color="k", ls="--", lw=0.8, label="log 99: output within 0.01")

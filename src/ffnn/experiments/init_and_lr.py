@@ -32,31 +32,44 @@ must actually have reduced the rate at least once, so the check is not vacuous.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
 from .. import losses, optim, schedules
 from ..builder import mlp
-from ..train import fit
+from ..train import History, fit
 from ._figures import pyplot
-from ._report import Report
+from ._report import ExperimentResult, Report
 
 INITS = {"gaussian(0.01)": "gaussian", "xavier": "xavier", "he": "he"}
 LR0 = 0.1
 STEP_SIZE = 2
 A, B = 0.5, 5.0                 # inverse time: lr = a / (b + t), lr_0 = 0.1
-PLATEAU = dict(factor=0.5, threshold=0.05, patience=0)
 
 
-def load(seed: int, n: int):
+class _PlateauOptions(TypedDict):
+    """Keyword arguments of :class:`ffnn.schedules.ReduceLROnPlateau` used here."""
+
+    factor: float
+    threshold: float
+    patience: int
+
+
+PLATEAU: _PlateauOptions = {"factor": 0.5, "threshold": 0.05, "patience": 0}
+
+
+def load(seed: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     from ..data.mnist import load_mnist_5k
     ds = load_mnist_5k()
     idx = np.random.default_rng(seed).permutation(len(ds.X_train))[:n]   # the file is sorted by class
     return ds.X_train[idx], ds.y_train[idx], ds.X_test, ds.y_test
 
 
-def expected_lrs(name: str, history) -> list[float]:
+def expected_lrs(name: str, history: History) -> list[float]:
     """The formula's learning rate for each recorded epoch (lr used during epoch e = t + 1)."""
     n = len(history)
     if name == "constant":
@@ -65,7 +78,8 @@ def expected_lrs(name: str, history) -> list[float]:
         return [LR0 * 0.5 ** (t // STEP_SIZE) for t in range(n)]
     if name == "a / (b + t)":
         return [A / (B + t) for t in range(n)]
-    lr, best, out = LR0, math.inf, []           # reduce on plateau, recomputed from val_loss
+    lr, best = LR0, math.inf                    # reduce on plateau, recomputed from val_loss
+    out: list[float] = []
     for v in history["val_loss"]:
         out.append(lr)
         if v < best * (1 - PLATEAU["threshold"]):
@@ -75,14 +89,15 @@ def expected_lrs(name: str, history) -> list[float]:
     return out
 
 
-def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=print,
-        name: str = "init-and-lr", title: str = "") -> object:
+def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn: Callable[..., None] = print,
+        name: str = "init-and-lr", title: str = "") -> ExperimentResult:
     rep = Report(name, title, out_dir, print_fn, quick)
     X, y, X_val, y_val = load(seed, 1000 if quick else 4000)
     loss = losses.SoftmaxCrossEntropy()
 
     epochs = 3 if quick else 5
-    init_hist, logit_std = {}, {}
+    init_hist: dict[str, np.ndarray] = {}
+    logit_std: dict[str, float] = {}
     for label, init in INITS.items():
         net = mlp([784, 100, 100, 100, 10], "relu", init=init, seed=seed)
         logit_std[label] = float(net.forward(X[:500]).std())
@@ -107,25 +122,27 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
               + ", ".join(f"{k} {v:.1e}" for k, v in logit_std.items()))
 
     sched_epochs = 10 if quick else 12
-    sched_hist = {}
+    sched_hist: dict[str, History] = {}
     for label in ("constant", "step (halve every 2)", "reduce on plateau", "a / (b + t)"):
         net = mlp([784, 100, 10], "relu", init="he", seed=seed)
         opt = optim.SGD(net.parameters(), lr=LR0)
-        sched = {"constant": [], "step (halve every 2)": [schedules.StepLR(opt, STEP_SIZE, gamma=0.5)],
-                 "reduce on plateau": [schedules.ReduceLROnPlateau(opt, **PLATEAU)],
-                 "a / (b + t)": [schedules.InverseTimeLR(opt, a=A, b=B)]}[label]
+        choices: dict[str, list[schedules.Schedule]] = {
+            "constant": [], "step (halve every 2)": [schedules.StepLR(opt, STEP_SIZE, gamma=0.5)],
+            "reduce on plateau": [schedules.ReduceLROnPlateau(opt, **PLATEAU)],
+            "a / (b + t)": [schedules.InverseTimeLR(opt, a=A, b=B)]}
+        sched = choices[label]
         sched_hist[label] = fit(net, loss, opt, X, y, epochs=sched_epochs, batch_size=32,
                                 validation=(X_val, y_val), schedule=sched, seed=seed, progress=False)
-    rows = []
+    rows: list[str] = []
     exact = True
     for label, h in sched_hist.items():
         got, want = list(h["lr"]), expected_lrs(label, h)
         exact &= got == want
-        rows.append(f"{label}: {sum(a != b for a, b in zip(got, want))} mismatches, lr "
+        rows.append(f"{label}: {sum(a != b for a, b in zip(got, want, strict=True))} mismatches, lr "
                     + " ".join(f"{v:.4g}" for v in got))
         rep.say(f"{label:>20}: val loss " + ", ".join(f"{v:.4f}" for v in h["val_loss"])
                 + f"; final val accuracy {h['val_accuracy'][-1]:.3f}")
-    reductions = {k: sum(b < a for a, b in zip(sched_hist[k]["lr"], sched_hist[k]["lr"][1:]))
+    reductions = {k: sum(b < a for a, b in pairwise(sched_hist[k]["lr"]))
                   for k in ("step (halve every 2)", "reduce on plateau")}
     rep.claim("every schedule's recorded lr sequence follows its formula exactly (constant, "
               f"0.1 * 0.5^floor(t/{STEP_SIZE}), {A}/({B:g}+t), halve on a val-loss plateau)",

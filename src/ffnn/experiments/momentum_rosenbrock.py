@@ -12,20 +12,22 @@ The library's optimizers are what runs: the point is a :class:`ffnn.Parameter`, 
 0.9, Nesterov) and ``ffnn.optim.Adam`` take the steps, from (-1.5, 2).
 
 Verified: for each method, the number of steps to reach ``f < 1e-6`` at each learning rate of
-a small grid, the same for GD, momentum and Nesterov (diverging or too slow runs count as failures); the claim is that momentum's
-best is fewer steps than plain gradient descent's best.
+a small grid, the same for GD, momentum and Nesterov (diverging or too slow runs count as
+failures); the claim is that momentum's best is fewer steps than plain gradient descent's best.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from .. import optim
+from ..optim import Optimizer
 from ..parameter import Parameter
 from ._figures import pyplot
-from ._report import Report
+from ._report import ExperimentResult, Report
 
 START = (-1.5, 2.0)
 GRID = [2.5e-4, 5e-4, 1e-3, 2e-3, 3e-3]
@@ -43,7 +45,12 @@ def gradient(w: np.ndarray, out: np.ndarray) -> None:
     out[1] = 200 * (y - x * x)
 
 
-def descend(make_opt, max_steps: int, target: float = 1e-6, keep_path: bool = False):
+_MakeOptimizer = Callable[[list[Parameter]], Optimizer]
+"""Builds an optimizer for the given parameters."""
+
+
+def descend(make_opt: _MakeOptimizer, max_steps: int, target: float = 1e-6,
+            keep_path: bool = False) -> tuple[int | None, list[np.ndarray] | None]:
     """Run until f < target; return (steps or None, path)."""
     p = Parameter(np.array(START, dtype=np.float64), name="xy", decay=False)
     opt = make_opt([p])
@@ -51,7 +58,7 @@ def descend(make_opt, max_steps: int, target: float = 1e-6, keep_path: bool = Fa
     for step in range(1, max_steps + 1):
         gradient(p.value, p.grad)
         opt.step()
-        if keep_path:
+        if path is not None:  # keep_path
             path.append(p.value.copy())
         f = rosenbrock(p.value)
         if f < target:
@@ -61,20 +68,20 @@ def descend(make_opt, max_steps: int, target: float = 1e-6, keep_path: bool = Fa
     return None, path
 
 
-def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=print,
-        name: str = "momentum-rosenbrock", title: str = "") -> object:
+def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn: Callable[..., None] = print,
+        name: str = "momentum-rosenbrock", title: str = "") -> ExperimentResult:
     rep = Report(name, title, out_dir, print_fn, quick)
     max_steps = 20_000 if quick else 60_000
-    methods = {
+    methods: dict[str, tuple[list[float], Callable[[float], _MakeOptimizer]]] = {
         "GD": (GRID, lambda lr: lambda ps: optim.SGD(ps, lr=lr)),
         "momentum 0.9": (GRID, lambda lr: lambda ps: optim.SGD(ps, lr=lr, momentum=0.9)),
         "Nesterov 0.9": (GRID,
                          lambda lr: lambda ps: optim.SGD(ps, lr=lr, momentum=0.9, nesterov=True)),
         "Adam": ([3e-3, 1e-2, 3e-2], lambda lr: lambda ps: optim.Adam(ps, lr=lr)),
     }
-    best = {}
+    best: dict[str, tuple[int, float] | tuple[None, None]] = {}
     for label, (grid, factory) in methods.items():
-        results = []
+        results: list[tuple[float, int | None]] = []
         for lr in grid:
             steps, _ = descend(factory(lr), max_steps)
             results.append((lr, steps))
@@ -95,13 +102,13 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
         gx, gy = np.meshgrid(np.linspace(-2, 2, 300), np.linspace(-1, 3, 300))
         F = (1 - gx) ** 2 + 100 * (gy - gx ** 2) ** 2
         ax.contour(gx, gy, np.log10(F + 1e-3), levels=25, cmap="Greys", linewidths=0.6)
-        for label, (grid, factory) in methods.items():
-            lr = best[label][1]
-            if lr is None:
+        for label, (_, factory) in methods.items():
+            best_lr = best[label][1]
+            if best_lr is None:
                 continue
-            steps, path = descend(factory(lr), max_steps, keep_path=True)
-            path = np.array(path)
-            ax.plot(path[:, 0], path[:, 1], lw=1.2, label=f"{label} lr={lr:g} ({steps} steps)")
+            steps, path = descend(factory(best_lr), max_steps, keep_path=True)
+            xy = np.array(path)
+            ax.plot(xy[:, 0], xy[:, 1], lw=1.2, label=f"{label} lr={best_lr:g} ({steps} steps)")
         ax.plot(*START, "ko")
         ax.plot(1, 1, "r*", ms=12)
         ax.legend(fontsize=8)

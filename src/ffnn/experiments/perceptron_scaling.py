@@ -18,6 +18,7 @@ for an input on a unit's boundary the sigmoid output stays exactly 1/2.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,29 +26,34 @@ import numpy as np
 from .. import layers
 from ..model import Sequential
 from ._figures import pyplot
-from ._report import Report
+from ._report import ExperimentResult, Report
 
 
 def step(z: np.ndarray) -> np.ndarray:
     return (z > 0).astype(np.float64)
 
 
-def perceptron_net(params, X, c=1.0):
+_Params = Sequence[tuple[np.ndarray, np.ndarray]]
+"""``[(W1, b1), (W2, b2)]``: the weights and biases of the hidden and the output layer."""
+
+
+def perceptron_net(params: _Params, X: np.ndarray, c: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     (W1, b1), (W2, b2) = params
     h = step(X @ (c * W1).T + c * b1)
     return step(h @ (c * W2).T + c * b2), h
 
 
-def sigmoid_net(params, c: float) -> Sequential:
+def sigmoid_net(params: _Params, c: float) -> Sequential:
     (W1, b1), (W2, b2) = params
     l1, l2 = layers.Linear(W1.shape[1], W1.shape[0], dtype=np.float64), layers.Linear(W2.shape[1], 1, dtype=np.float64)
+    assert l1.bias is not None and l2.bias is not None  # Linear has a bias by default
     l1.weight.value[...], l1.bias.value[...] = c * W1, c * b1
     l2.weight.value[...], l2.bias.value[...] = c * W2, c * b2
     return Sequential([l1, layers.Sigmoid(), l2, layers.Sigmoid()])
 
 
-def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=print,
-        name: str = "perceptron-scaling", title: str = "") -> object:
+def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn: Callable[..., None] = print,
+        name: str = "perceptron-scaling", title: str = "") -> ExperimentResult:
     rep = Report(name, title, out_dir, print_fn, quick)
     rng = np.random.default_rng(seed)
     H = 6
@@ -69,19 +75,20 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     rep.claim("sigmoid networks with weights c*w, c*b approach the perceptron network as c grows",
               all(np.diff(diffs) <= 0) and diffs[-1] < 1e-6,
               f"max |sigmoid net - perceptron net| over {int(keep.sum())} inputs with all |z| >= 0.05: "
-              + ", ".join(f"c={c:g}: {d:.1e}" for c, d in zip(grid, diffs)))
+              + ", ".join(f"c={c:g}: {d:.1e}" for c, d in zip(grid, diffs, strict=True)))
 
     # a unit and an input exactly on its boundary (dyadic numbers: w.x + b is exactly 0)
     w, b = np.array([[2.0, -1.0]]), np.array([0.5])
     x0 = np.array([[0.25, 1.0]])
-    outs = []
+    outs: list[float] = []
     for c in grid:
         unit = layers.Sigmoid().forward(x0 @ (c * w).T + c * b)
         outs.append(float(unit[0, 0]))
     z_at = float((x0 @ w.T + b)[0, 0])
     rep.claim("where w.x + b = 0 the sigmoid neuron is stuck at 1/2 for every c (the perceptron outputs 0)",
               all(abs(o - 0.5) < 1e-12 for o in outs) and step(np.array([z_at]))[0] == 0.0,
-              f"w = (2, -1), b = 0.5, x = (0.25, 1): z = {z_at:g}; sigma(c z) for c = {grid[0]:g}..{grid[-1]:g}: {sorted(set(round(o, 12) for o in outs))}")
+              f"w = (2, -1), b = 0.5, x = (0.25, 1): z = {z_at:g}; sigma(c z) for c = {grid[0]:g}..{grid[-1]:g}: "
+              f"{sorted(set(round(o, 12) for o in outs))}")
 
     plt = pyplot(out_dir, print_fn)
     if plt is not None:

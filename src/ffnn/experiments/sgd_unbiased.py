@@ -15,17 +15,20 @@ from k = 1 to the largest k; the partition average matches to 1e-12.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from .. import losses
 from ..builder import mlp
+from ..losses import Loss
+from ..model import Sequential
 from ._figures import pyplot
-from ._report import Report
+from ._report import ExperimentResult, Report
 
 
-def flat_gradient(model, loss, X, y) -> np.ndarray:
+def flat_gradient(model: Sequential, loss: Loss, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     loss.forward(model.forward(X), y)
     model.backward(loss.backward(), input_grad=False)
     return np.concatenate([p.grad.ravel() for p in model.parameters()])
@@ -42,8 +45,8 @@ def spiral_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X.astype(np.float64) / 5.0, y
 
 
-def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=print,
-        name: str = "sgd-unbiased", title: str = "") -> object:
+def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn: Callable[..., None] = print,
+        name: str = "sgd-unbiased", title: str = "") -> ExperimentResult:
     rep = Report(name, title, out_dir, print_fn, quick)
     N, m = 2000, 16
     X, y = spiral_data(N, seed)
@@ -58,7 +61,7 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
         idx = rng.choice(N, m, replace=False)
         pool[i] = flat_gradient(model, loss, X[idx], y[idx])
     ks = [k for k in (1, 4, 16, 64, 256, 1024, 4096) if pool_size // k >= 4]
-    errors = []
+    errors: list[float] = []
     gnorm = np.linalg.norm(g)
     for k in ks:
         groups = pool[: (pool_size // k) * k].reshape(-1, k, g.size).mean(axis=1)
@@ -66,7 +69,8 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     slope = float(np.polyfit(np.log(ks), np.log(errors), 1)[0])
     rep.claim("averaging k minibatch gradients converges to the full-batch gradient like 1/sqrt(k)",
               -0.6 < slope < -0.4 and errors[-1] < errors[0] / 10,
-              "relative error ||mean - g||/||g|| for k = " + ", ".join(f"{k}: {e:.3g}" for k, e in zip(ks, errors))
+              "relative error ||mean - g||/||g|| for k = "
+              + ", ".join(f"{k}: {e:.3g}" for k, e in zip(ks, errors, strict=True))
               + f"; log-log slope {slope:.3f} (theory -0.5); minibatch size {m}, N = {N}")
 
     mean_all = pool.mean(axis=0)

@@ -16,17 +16,18 @@ to +-1e3 (within a few units of the rounding ``|a| eps`` of ``z + a`` itself); t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from .. import layers
 from ._figures import pyplot
-from ._report import Report
+from ._report import ExperimentResult, Report
 
 
-def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=print,
-        name: str = "softmax-limits", title: str = "") -> object:
+def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn: Callable[..., None] = print,
+        name: str = "softmax-limits", title: str = "") -> ExperimentResult:
     rep = Report(name, title, out_dir, print_fn, quick)
     rng = np.random.default_rng(seed)
     K, N = 5, (200 if quick else 2000)
@@ -37,7 +38,8 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     softmax = layers.Softmax()
 
     cs = np.array([0.1, 1, 3, 10, 30, 100, 300, 1000], dtype=float)
-    dist, bound_ok = [], True
+    dist: list[float] = []
+    bound_ok = True
     for c in cs:
         P = softmax.forward(c * Z).copy()
         d = np.abs(P - onehot).max(axis=1)
@@ -48,7 +50,8 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     big_gap = gap > 0.05
     rep.claim("softmax(c z) tends to the one-hot argmax as c grows",
               bool(np.all(np.diff(dist) < 0)) and bound_ok and final[big_gap].max() < 1e-12,
-              "median max|softmax(cz) - onehot| for c = " + ", ".join(f"{c:g}: {d:.1e}" for c, d in zip(cs, dist))
+              "median max|softmax(cz) - onehot| for c = "
+              + ", ".join(f"{c:g}: {d:.1e}" for c, d in zip(cs, dist, strict=True))
               + f"; bound (K-1)exp(-c*gap) holds for all {N} rows: {bound_ok}; at c=1000 max "
               f"{final[big_gap].max():.1e} over rows with gap > 0.05")
 

@@ -20,6 +20,7 @@ the network).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import permutations, product
 from math import factorial
 from pathlib import Path
@@ -27,14 +28,23 @@ from pathlib import Path
 import numpy as np
 
 from ..builder import mlp
+from ..layers import Layer, Linear
+from ..parameter import Parameter
 from ._figures import pyplot
-from ._report import Report
+from ._report import ExperimentResult, Report
 
 
 def layer_transforms(M: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """All ``(signs, permutation)`` pairs for M units: 2^M M! of them."""
     return [(np.array(s, dtype=float), np.array(p)) for p in permutations(range(M))
             for s in product((1.0, -1.0), repeat=M)]
+
+
+def _weight_and_bias(layer: Layer) -> tuple[Parameter, Parameter]:
+    """The ``weight`` and ``bias`` parameters of a ``Linear`` layer that has a bias."""
+    if not isinstance(layer, Linear) or layer.bias is None:
+        raise TypeError(f"expected a Linear layer with a bias, got {layer!r}")
+    return layer.weight, layer.bias
 
 
 def apply(weights: list[np.ndarray], biases: list[np.ndarray], layer: int, signs: np.ndarray,
@@ -47,34 +57,35 @@ def apply(weights: list[np.ndarray], biases: list[np.ndarray], layer: int, signs
     return W, b
 
 
-def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=print,
-        name: str = "weight-symmetries", title: str = "") -> object:
+def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn: Callable[..., None] = print,
+        name: str = "weight-symmetries", title: str = "") -> ExperimentResult:
     rep = Report(name, title, out_dir, print_fn, quick)
     M, n_hidden = 3, 2
     net = mlp([3] + [M] * n_hidden + [2], "tanh", seed=seed, dtype=np.float64)
-    linears = [net[i] for i in range(0, len(net), 2)]
+    params = [_weight_and_bias(net[i]) for i in range(0, len(net), 2)]   # (weight, bias) of each Linear
     rng = np.random.default_rng(seed)
-    for lin in linears:                      # non-zero biases so their transform is exercised
-        lin.bias.value[...] = rng.normal(size=lin.bias.value.shape)
-    W0 = [lin.weight.value.copy() for lin in linears]
-    b0 = [lin.bias.value.copy() for lin in linears]
+    for _, bias in params:                  # non-zero biases so their transform is exercised
+        bias.value[...] = rng.normal(size=bias.value.shape)
+    W0 = [weight.value.copy() for weight, _ in params]
+    b0 = [bias.value.copy() for _, bias in params]
     X = rng.normal(size=(64, 3))
     y0 = net.forward(X)
 
-    def output(W, b):
-        for lin, w, v in zip(linears, W, b):
-            lin.weight.value[...] = w
-            lin.bias.value[...] = v
+    def output(W: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray:
+        for (weight, bias), w, v in zip(params, W, b, strict=True):
+            weight.value[...] = w
+            bias.value[...] = v
         return net.forward(X)
 
-    def key(W, b):
+    def key(W: list[np.ndarray], b: list[np.ndarray]) -> bytes:
         return np.round(np.concatenate([a.ravel() for a in W + b]), 12).tobytes()
 
     transforms = layer_transforms(M)
     expected = 2 ** M * factorial(M)
-    per_layer, worst = [], 0.0
+    per_layer: list[int] = []
+    worst = 0.0
     for layer in range(n_hidden):
-        keys = set()
+        keys: set[bytes] = set()
         for s, p in transforms:
             W, b = apply(W0, b0, layer, s, p)
             worst = max(worst, float(np.abs(output(W, b) - y0).max()))
@@ -86,7 +97,8 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
               f"{len(transforms)} transforms per layer; distinct weight vectors per layer {per_layer}; "
               f"max |output change| {worst:.1e}")
 
-    keys, worst_all, devs = set(), 0.0, []
+    keys, worst_all = set(), 0.0
+    devs: list[float] = []
     for (s1, p1), (s2, p2) in product(transforms, transforms):
         W, b = apply(W0, b0, 0, s1, p1)
         W, b = apply(W, b, 1, s2, p2)

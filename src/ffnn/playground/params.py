@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from .. import catalog
 from ..data.features import PLANE_FEATURES
+from ..errors import ConfigError
 
 __all__ = ["ParamError", "DEFAULTS", "LIMITS", "DATASETS", "CLASSIFICATION_SETS",
            "REGRESSION_SETS", "FEATURES", "ACTIVATION_NAMES", "OPTIMIZERS", "LOSSES",
@@ -33,12 +34,15 @@ DATASETS = CLASSIFICATION_SETS + REGRESSION_SETS + ("upload",)
 FEATURES = PLANE_FEATURES
 """Input features computed from the 2-D point (x1, x2), in display order (``ffnn.data.features``)."""
 
-# Every ffnn activation under its canonical name (aliases logistic/linear left out).
-ACTIVATION_NAMES = ("relu", "tanh", "sigmoid", "leaky_relu", "prelu", "rrelu", "elu",
-                    "softplus", "softsign", "identity")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
-LOSSES = ("mse", "ce")
+# The choices come from the catalogue (canonical names; aliases such as logistic are left out).
+ACTIVATION_NAMES = catalog.ACTIVATIONS.names()
+OPTIMIZERS = catalog.OPTIMIZERS.names()
+LOSSES = catalog.LOSSES.names()
 REGULARIZATIONS = ("none", "l1", "l2")
+
+
+def _regression_losses() -> tuple[str, ...]:
+    return tuple(e.name for e in catalog.LOSSES.entries() if e.value.target_kind == "values")
 
 LIMITS: dict[str, Any] = {
     "max_layers": 8,
@@ -192,10 +196,10 @@ def validate_config(update: Any, base: dict[str, Any] | None = None, *,
     config["hidden"] = list(config["hidden"])
     for key, value in update.items():
         config[key] = _CHECKS[key](value)
-    if task_of(config["dataset"], upload_task) == "regression" and config["loss"] == "ce":
-        raise ParamError(f"loss 'ce' (cross-entropy) needs a classification data set; "
+    if task_of(config["dataset"], upload_task) == "regression" and config["loss"] not in _regression_losses():
+        raise ParamError(f"loss {config['loss']!r} needs a classification data set; "
                          f"{config['dataset']!r} is a regression set, use loss 'mse'")
-    if config["optimizer"] in ("momentum", "nesterov") and config["momentum"] <= 0:
+    if catalog.OPTIMIZERS.entry(config["optimizer"]).extra.get("momentum") and config["momentum"] <= 0:
         raise ParamError(f"optimizer {config['optimizer']!r} needs momentum > 0, "
                          f"got {config['momentum']:g}")
     return config
@@ -260,6 +264,11 @@ def options() -> dict[str, Any]:
         "regression": list(REGRESSION_SETS), "features": list(FEATURES),
         "activations": list(ACTIVATION_NAMES), "optimizers": list(OPTIMIZERS),
         "losses": list(LOSSES), "regularizations": list(REGULARIZATIONS),
+        "labels": {"optimizers": {e.name: e.extra.get("label", e.name) for e in catalog.OPTIMIZERS.entries()},
+                   "losses": {e.name: e.extra.get("label", e.name) for e in catalog.LOSSES.entries()}},
+        "help": {kind: {row["name"]: row["help"] for row in rows} for kind, rows in catalog.options().items()},
+        "momentum_optimizers": [e.name for e in catalog.OPTIMIZERS.entries() if e.extra.get("momentum")],
+        "regression_losses": list(_regression_losses()),
         "limits": {k: list(v) if isinstance(v, tuple) else v for k, v in LIMITS.items()},
         "defaults": DEFAULTS,
     }

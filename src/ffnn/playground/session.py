@@ -4,12 +4,13 @@ A :class:`Session` owns one data set, one :class:`ffnn.Sequential` network, its 
 optimizer, and a background thread that trains while the session is playing. Everything
 numeric is ffnn: the page only displays what a session publishes.
 
-One training step on a minibatch ``(X_b, T_b)`` is the library's data flow::
-
-    out = model._forward(X_b); E = loss.forward(out, T_b)
-    model._backward(loss.backward(), input_grad=False)
-    p.grad += rate * sign(p.value)           # L1 only, for weights (p.decay)
-    optimizer.step()                         # L2 as the optimizer's weight_decay
+A session's settings become a run :class:`~ffnn.recipe.Recipe` (its "export" is that
+recipe's ``ffnn train`` command), built by the same pipeline as ``ffnn train`` and trained by
+the same engine (:class:`ffnn.Trainer`), in time slices: ``run_epoch(..., deadline=...)``
+pauses mid-epoch when a frame is due and continues the epoch at the next call. L1
+regularization is the engine's :class:`~ffnn.callbacks.L1Penalty` callback; L2 is the
+optimizer's weight decay. The same settings and seed give the same weights as the exported
+command, bit for bit.
 
 A *frame* is what the page draws: losses and accuracies, the output over a 100 x 100 grid
 of the input square, each hidden neuron's activation over a coarser sub-grid, and the
@@ -25,7 +26,6 @@ import json
 import math
 import os
 import secrets
-import shlex
 import tempfile
 import threading
 import time
@@ -33,13 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import layers as L
-from .. import losses
-from ..errors import FfnnError
-from ..builder import mlp
+from .. import catalog
+from .._math import sigmoid
+from ..callbacks import L1Penalty
 from ..data.features import plane_features
-from .params import (DEFAULTS, RESET_KEYS, ParamError, parse_csv, task_of,
-                     validate_config)
+from ..errors import FfnnError, TrainingDivergedError
+from ..recipe import Recipe
+from ..train import Trainer, evaluate
+from .params import RESET_KEYS, ParamError, parse_csv, task_of, validate_config
 
 __all__ = ["Session", "SessionManager", "SessionNotFound", "GRID"]
 
@@ -98,82 +99,92 @@ class Session:
     def task(self) -> str:
         return task_of(self.config["dataset"], self.upload["task"] if self.upload else None)
 
-    def _load_data(self) -> None:
+    def recipe(self) -> Recipe:
+        """The run recipe of the current settings (``epochs``: the epochs trained so far, at least 1)."""
         c = self.config
+        upload = c["dataset"] == "upload"
+        data = (self.upload["name"] if self.upload else "data.csv") if upload else c["dataset"]
+        features = ",".join(c["features"])
+        return Recipe(data=data, n=None if upload else c["n"], noise=None if upload or not c["noise"] else c["noise"],
+                      test_fraction=c["test_fraction"], features=features, preprocess="none",
+                      hidden=",".join(map(str, c["hidden"])) or "0", activation=c["activation"],
+                      dropout=c["dropout"], init="xavier", loss=c["loss"], optimizer=c["optimizer"], lr=c["lr"],
+                      momentum=c["momentum"], weight_decay=c["reg_rate"] if c["regularization"] == "l2" else 0.0,
+                      batch_size=c["batch_size"], val_fraction=0.0, seed=c["seed"], epochs=max(self.epoch, 1))
+
+    def _upload_dataset(self) -> Any:
+        """The uploaded points as a data set, split as ``ffnn train`` splits a CSV file."""
+        from ..data import Dataset
+        from ..sampling import train_test_split
+        c, up = self.config, self.upload
+        assert up is not None  # checked by the callers
+        stratify = up["y"] if up["task"] == "classification" else None
+        train, test = train_test_split(len(up["X"]), c["test_fraction"], seed=c["seed"], stratify=stratify)
+        if len(train) == 0 or len(test) == 0:
+            raise ParamError(f"the uploaded {len(up['X'])} points cannot be split into a "
+                             f"non-empty train and test part with test_fraction {c['test_fraction']}")
+        classes = 2 if up["task"] == "classification" else None
+        return Dataset(up["name"], up["X"][train], up["y"][train], up["X"][test], up["y"][test], up["task"], classes,
+                       class_names=up["class_names"])
+
+    def _build(self) -> None:
+        """(Re)build data, network, loss, optimizer and engine from the settings; epoch 0."""
+        c = self.config
+        self.epoch = 0
+        run = self.recipe().prepare(self._upload_dataset() if c["dataset"] == "upload" else None,
+                                    source="ffnn playground")
+        ds = run.dataset
         if c["dataset"] == "upload":
-            from ..data import train_test_split
             up = self.upload
-            assert up is not None  # checked by the callers
-            stratify = up["y"] if up["task"] == "classification" else None
-            train, test = train_test_split(len(up["X"]), c["test_fraction"], seed=c["seed"],
-                                           stratify=stratify)
-            if len(train) == 0 or len(test) == 0:
-                raise ParamError(f"the uploaded {len(up['X'])} points cannot be split into a "
-                                 f"non-empty train and test part with test_fraction {c['test_fraction']}")
-            X_tr, y_tr, X_te, y_te = up["X"][train], up["y"][train], up["X"][test], up["y"][test]
+            assert up is not None
             lo = np.minimum(up["X"].min(axis=0), 0.0)
             hi = np.maximum(up["X"].max(axis=0), 0.0)
             half = float(max(np.max(hi - lo) / 2, 1e-3)) * 1.1
             cx, cy = (lo + hi) / 2
             self.domain = [float(cx - half), float(cx + half), float(cy - half), float(cy + half)]
         else:
-            from .. import data
-            ds = data.load(c["dataset"], n=c["n"], noise=c["noise"],
-                           test_fraction=c["test_fraction"], seed=c["seed"])
-            X_tr, y_tr, X_te, y_te = ds.X_train, ds.y_train, ds.X_test, ds.y_test
             self.domain = [TOY_DOMAIN[0], TOY_DOMAIN[1], TOY_DOMAIN[0], TOY_DOMAIN[1]]
-        self.X_train, self.y_train, self.X_test, self.y_test = X_tr, y_tr, X_te, y_te
+        # the points drawn on the page, and what the network sees of them (their features)
+        self.X_train = run.raw_X_train if run.raw_X_train is not None else ds.X_train
+        self.X_test = run.raw_X_test if run.raw_X_test is not None else ds.X_test
+        self.y_train, self.y_test = ds.y_train, ds.y_test
+        self.F_train, self.F_test = run.X_train, run.X_test
+        self.T_train, self.T_test = run.y_train, run.targets(ds.y_test)
         if self.task == "regression":
-            self.y_train = self.y_train.reshape(len(self.y_train), -1).astype(np.float32)
-            self.y_test = self.y_test.reshape(len(self.y_test), -1).astype(np.float32)
-            both = np.concatenate([self.y_train.ravel(), self.y_test.ravel()])
+            both = np.concatenate([ds.y_train.ravel(), ds.y_test.ravel()])
             self.y_scale = float(max(1.0, np.abs(both).max()))
         else:
             self.y_scale = 1.0
-
-    def _targets(self, y: np.ndarray) -> np.ndarray:
-        """What the loss compares the output with: labels (ce), one-hot (mse), values."""
-        if self.task == "regression":
-            return y
-        if self.config["loss"] == "ce":
-            return y
-        return np.eye(2, dtype=np.float32)[y]
-
-    def _build(self) -> None:
-        """(Re)build data, network, loss and optimizer from the configuration; epoch 0."""
-        c = self.config
-        self._load_data()
-        names = c["features"]
-        self.F_train = plane_features(self.X_train, names)
-        self.F_test = plane_features(self.X_test, names)
-        self.T_train = self._targets(self.y_train)
-        self.T_test = self._targets(self.y_test)
-        seed = c["seed"]
-        self.rng = np.random.default_rng([seed, 2])
-        n_out = 1 if self.task == "regression" else 2
-        # the same network (and initial weights) as the exported `ffnn train ... --init xavier --seed`
-        self.model = mlp([len(names), *c["hidden"], n_out], c["activation"], dropout=c["dropout"],
-                         init="xavier", seed=seed)
-        self.act_index = [i for i, layer in enumerate(self.model)
-                          if not isinstance(layer, (L.Linear, L.Dropout))]
-        self.loss = losses.SoftmaxCrossEntropy() if c["loss"] == "ce" else losses.EuclideanLoss()
-        self._build_optimizer()
-        self.epoch = 0
-        self._order: np.ndarray | None = None   # this epoch's sample order ...
-        self._pos = 0                            # ... and how far through it we are
+        self.run, self.model, self.loss = run, run.model, run.loss
+        # the neuron maps: the input of each fully connected layer but the first (a hidden activation)
+        self.act_index = [i - 1 for i, layer in enumerate(self.model) if i > 0 and layer.in_features is not None]
+        self.trainer = self._trainer()
         self.history: list[list[float | None]] = []
         self.status = "paused" if not self.running else "running"
         self.error: str | None = None
-        self._grid_cache = None
+        self._grid_cache: tuple[np.ndarray, np.ndarray, int, np.ndarray] | None = None
         self._publish()
 
-    def _build_optimizer(self) -> None:
-        from .. import optim
+    def _trainer(self) -> Trainer:
         c = self.config
-        l2 = c["reg_rate"] if c["regularization"] == "l2" else 0.0
-        if c["optimizer"] in ("momentum", "nesterov") and c["momentum"] <= 0:
-            raise ParamError(f"optimizer {c['optimizer']!r} needs momentum > 0, got {c['momentum']:g}")
-        self.optimizer = optim.by_name(c["optimizer"], self.model.parameters(), c["lr"], c["momentum"], l2)
+        l1 = c["reg_rate"] if c["regularization"] == "l1" and c["reg_rate"] > 0 else 0.0
+        return self.run.trainer(callbacks=[L1Penalty(l1)] if l1 else [])
+
+    def _build_optimizer(self) -> None:
+        """A new optimizer and engine for changed optimizer settings; the weights, the epoch count
+        and the random stream continue (the epoch in progress starts over with a new order)."""
+        c = self.config
+        old = self.trainer
+        self.run.optimizer = catalog.optimizer(c["optimizer"], self.model.parameters(), c["lr"], c["momentum"],
+                                               self.recipe().weight_decay)
+        self.run.recipe = self.recipe()
+        self.trainer = self._trainer()
+        self.trainer.epoch, self.trainer.rng = old.epoch, old.rng
+
+    @property
+    def _pos(self) -> int:
+        """How many training points the current epoch has been through."""
+        return min(self.trainer.batch * self.config["batch_size"], len(self.F_train))
 
     # ------------------------------------------------------------------ controls
     def touch(self) -> None:
@@ -211,7 +222,7 @@ class Session:
                            "name": _safe_name(filename)}
             try:
                 update = {"dataset": "upload"}
-                if task == "regression" and self.config["loss"] == "ce":
+                if task == "regression" and catalog.LOSSES[self.config["loss"]].target_kind != "values":
                     update["loss"] = "mse"
                 self.config = validate_config(update, self.config, upload_task=task)
                 self._build()
@@ -278,67 +289,39 @@ class Session:
                 self._publish()
             time.sleep(max(0.005, FRAME_INTERVAL - (time.monotonic() - t0)))
 
-    def _diverged(self, what: str) -> None:
+    def _diverged(self, exc: TrainingDivergedError) -> None:
         self.status = "diverged"
         self.running = False
-        self.error = (f"training diverged in epoch {self.epoch + 1}: {what} "
-                      f"(learning rate {self.config['lr']:g}). Lower the learning rate and reset.")
+        self.error = (f"{exc} Lower the learning rate and reset.")
 
     def _train_epoch(self) -> None:
         """Train until the current epoch is complete (the caller holds the lock)."""
         self._train(budget=math.inf, max_epochs=1)
 
     def _train(self, budget: float, max_epochs: int) -> None:
-        """Minibatch steps until ``max_epochs`` epochs end or ``budget`` seconds pass.
+        """Train until ``max_epochs`` epochs end or ``budget`` seconds pass, through the engine.
 
-        An epoch is one pass over the training set in a random order; it may span several
-        calls (the order and position are kept), so the lock is never held for long even
-        with batch size 1 on a large network. The caller holds the lock.
+        An epoch may span several calls (the engine keeps its order and position), so the
+        lock is never held for long even with batch size 1 on a large network. The caller
+        holds the lock.
         """
-        c = self.config
-        n = len(self.F_train)
-        bs = min(c["batch_size"], n)
-        l1 = c["reg_rate"] if c["regularization"] == "l1" and c["reg_rate"] > 0 else 0.0
-        decayed = [p for p in self.model.parameters() if p.decay] if l1 else []
-        model, loss, opt = self.model, self.loss, self.optimizer
-        t0 = time.monotonic()
-        epochs = 0
-        model.train()
-        with np.errstate(all="ignore"):
-            while True:
-                if self._order is None or self._pos >= n:
-                    self._order, self._pos = self.rng.permutation(n), 0
-                idx = self._order[self._pos:self._pos + bs]
-                self._pos += len(idx)
-                out = model._forward(self.F_train[idx])
-                value = loss.forward(out, self.T_train[idx])
-                if not math.isfinite(value):
-                    self._diverged(f"the training loss became {value}")
-                    return
-                model._backward(loss.backward(), input_grad=False)
-                for p in decayed:
-                    p.grad += l1 * np.sign(p.value)
-                opt.step()
-                if self._pos >= n:
-                    for p in model.parameters():
-                        if not np.isfinite(p.value).all():
-                            self._diverged(f"a {p.name} became non-finite")
-                            return
-                    self.epoch += 1
-                    epochs += 1
-                    if epochs >= max_epochs:
-                        return
-                if time.monotonic() - t0 > budget:
-                    return
+        deadline = None if math.isinf(budget) else time.perf_counter() + budget
+        for _ in range(max_epochs):
+            try:
+                record = self.trainer.run_epoch(self.F_train, self.T_train, deadline=deadline)
+            except TrainingDivergedError as exc:
+                self._diverged(exc)
+                return
+            if record is None:               # the time slice ended inside the epoch
+                return
+            self.epoch = self.trainer.epoch
+            if deadline is not None and time.perf_counter() >= deadline:
+                return
 
     # ------------------------------------------------------------------ evaluation
-    def _evaluate(self, F: np.ndarray, T: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
-        out = self.model._forward(F)
-        value = _finite(self.loss.forward(out, T))
-        acc = None
-        if self.task == "classification":
-            acc = float(np.mean(np.argmax(out, axis=1) == y))
-        return value, acc
+    def _evaluate(self, F: np.ndarray, T: np.ndarray) -> tuple[float | None, float | None]:
+        result = evaluate(self.model, self.loss, F, T)
+        return _finite(result["loss"]), result.get("accuracy")
 
     def _grid(self) -> tuple[np.ndarray, np.ndarray, int]:
         """Grid features (GRID*GRID, d), sub-grid indices for neuron maps, neuron resolution."""
@@ -360,17 +343,19 @@ class Session:
     def _output_value(self, out: np.ndarray) -> np.ndarray:
         """The network output as one value in [-1, 1] per point (the heatmap colour).
 
-        Classification: ``2 p_1 - 1`` with ``p = softmax(z)`` for cross-entropy, the score
-        difference ``y_1 - y_0`` for squared error (targets one-hot). Regression: the output
-        divided by ``max(1, max|t|)``.
+        Classification: ``2 p_1 - 1`` with ``p = softmax(z)`` for cross-entropy on two logits,
+        ``p_1 = sigmoid(z)`` for binary cross-entropy on one, the score difference ``y_1 - y_0``
+        for squared error (targets one-hot). Regression: the output divided by ``max(1, max|t|)``.
         """
         if self.task == "regression":
             return out[:, 0] / self.y_scale
-        if self.config["loss"] == "ce":
-            z = out - out.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            return 2.0 * e[:, 1] / e.sum(axis=1) - 1.0
-        return out[:, 1] - out[:, 0]
+        if self.loss.target_kind == "values":
+            return out[:, 1] - out[:, 0]
+        if out.shape[1] == 1:
+            return 2.0 * sigmoid(out[:, 0]) - 1.0
+        z = out - out.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return 2.0 * e[:, 1] / e.sum(axis=1) - 1.0
 
     def _publish(self) -> None:
         """Compute a frame from the current network and make it the latest one."""
@@ -378,8 +363,8 @@ class Session:
         with np.errstate(all="ignore"):
             model.eval()
             try:
-                train_loss, train_acc = self._evaluate(self.F_train, self.T_train, self.y_train)
-                test_loss, test_acc = self._evaluate(self.F_test, self.T_test, self.y_test)
+                train_loss, train_acc = self._evaluate(self.F_train, self.T_train)
+                test_loss, test_acc = self._evaluate(self.F_test, self.T_test)
                 F, idx, res = self._grid()
                 x = F
                 neurons = []
@@ -391,7 +376,7 @@ class Session:
                 output = _b64(_quantize(self._output_value(x)))
                 weights = []
                 for layer in model.layers:
-                    if isinstance(layer, L.Linear):
+                    if layer.in_features is not None and hasattr(layer, "weight"):
                         w = np.nan_to_num(layer.weight.value, nan=0.0, posinf=0.0, neginf=0.0)
                         scale = float(np.abs(w).max()) or 1.0
                         q = np.round(w / scale * 127).astype(np.int8)
@@ -456,58 +441,35 @@ class Session:
 
     # ------------------------------------------------------------------ export
     def command(self) -> str:
-        """The equivalent ``ffnn train`` command line."""
+        """The equivalent ``ffnn train`` command line: the session's recipe, for the epochs trained."""
         c = self.config
-        data = (self.upload["name"] if self.upload else "data.csv") if c["dataset"] == "upload" else c["dataset"]
-        args = ["ffnn", "train", "--data", data]
-        if c["dataset"] != "upload":
-            if c["n"] != DEFAULTS["n"]:
-                args += ["--n", str(c["n"])]
-            if c["noise"]:
-                args += ["--noise", f"{c['noise']:g}"]
-        args += ["--test-fraction", f"{c['test_fraction']:g}"]
-        if c["features"] != ["x1", "x2"]:
-            args += ["--features", ",".join(c["features"])]
-        args += ["--hidden", ",".join(map(str, c["hidden"])) or "0", "--activation", c["activation"],
-                 "--loss", c["loss"], "--optimizer", c["optimizer"], "--lr", f"{c['lr']:g}"]
-        if c["optimizer"] in ("momentum", "nesterov"):
-            args += ["--momentum", f"{c['momentum']:g}"]
-        args += ["--batch-size", str(c["batch_size"])]
-        if c["regularization"] == "l2" and c["reg_rate"] > 0:
-            args += ["--weight-decay", f"{c['reg_rate']:g}"]
-        if c["dropout"] > 0:
-            args += ["--dropout", f"{c['dropout']:g}"]
-        # as the playground: Xavier init, raw inputs, every training point used for training
-        args += ["--init", "xavier", "--preprocess", "none", "--val-fraction", "0",
-                 "--seed", str(c["seed"]), "--epochs", str(max(self.epoch, 1))]
-        line = " ".join(shlex.quote(a) for a in args)
+        line = self.recipe().to_command()
         if c["regularization"] == "l1" and c["reg_rate"] > 0:
             line += f"  # plus L1 regularization {c['reg_rate']:g} (no ffnn train option)"
         return line
 
     def export_bytes(self) -> bytes:
-        """The trained network as an ffnn model file (``ffnn.save`` format)."""
-        from ..serialize import save
+        """The trained network as an ffnn model file (``ffnn.save`` format) with the run's metadata."""
+        from ..recipe import run_metadata
+        from ..serialize import describe_model
         with self.lock:
             model = self.model.copy()
             up = self.upload if self.config["dataset"] == "upload" else None
             classes = (up["class_names"] if up else ["0", "1"]) if self.task == "classification" else None
-            model.metadata = {
-                "source": "ffnn playground", "task": self.task, "features": self.config["features"],
-                "input": "2-D points (x1, x2); the network input is the listed features of them",
-                "n_classes": 2 if self.task == "classification" else None, "class_names": classes,
-                "output": ("logits" if self.config["loss"] == "ce" else "scores")
-                if self.task == "classification" else "value",
-                "epoch": self.epoch, "config": self.config, "command": self.command(),
-            }
-        fd, path = tempfile.mkstemp(suffix=".ffnn")
-        os.close(fd)
-        try:
-            save(model, path)
-            with open(path, "rb") as f:
-                return f.read()
-        finally:
-            os.unlink(path)
+            model.metadata = run_metadata(self.recipe(), self.run.dataset, self.loss, None, source="ffnn playground",
+                                          extra={"class_names": classes, "epoch": self.epoch, "config": self.config,
+                                                 "command": self.command(), "input": "2-D points (x1, x2); the "
+                                                 "network input is the listed features of them"})
+        header, arrays = describe_model(model)
+        return _archive_bytes(header, arrays)
+
+
+def _archive_bytes(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
+    """A model file's bytes (the download of "export"), written and read back through a temporary file."""
+    from ..serialize import write_archive
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_archive(os.path.join(tmp, "model.ffnn"), header, arrays)
+        return path.read_bytes()
 
 
 def _safe_name(filename: str | None) -> str:

@@ -215,11 +215,11 @@ function renderControls() {
   selectValue($("lr"), c.lr);
   $("optimizer").value = c.optimizer;
   selectValue($("momentum"), c.momentum);
-  $("momentum").disabled = !(c.optimizer === "momentum" || c.optimizer === "nesterov");
+  $("momentum").disabled = !app.options.momentum_optimizers.includes(c.optimizer);
   $("activation").value = c.activation;
   $("loss").value = c.loss;
   const regression = app.state && app.state.task === "regression";
-  $("loss").querySelector('option[value="ce"]').disabled = regression;
+  for (const o of $("loss").options) o.disabled = regression && !app.options.regression_losses.includes(o.value);
   $("regularization").value = c.regularization;
   selectValue($("reg_rate"), c.reg_rate);
   $("reg_rate").disabled = c.regularization === "none";
@@ -571,6 +571,12 @@ function wire() {
   setOptions($("dropout"), DROPOUT_CHOICES);
   setOptions($("momentum"), MOMENTUM_CHOICES);
   setOptions($("activation"), app.options.activations);
+  // the optimizer and loss choices come from ffnn's catalogue, through /api/options
+  setOptions($("optimizer"), app.options.optimizers, (v) => app.options.labels.optimizers[v] || v);
+  setOptions($("loss"), app.options.losses, (v) => app.options.labels.losses[v] || v);
+  for (const key of ["optimizer", "loss", "activation"]) {
+    for (const o of $(key).options) o.title = app.options.help[key === "loss" ? "losses" : key + "s"][o.value] || "";
+  }
   $("play").addEventListener("click", () => action(app.frame && app.frame.status === "running" ? "pause" : "play"));
   $("step").addEventListener("click", () => action("step"));
   $("reset").addEventListener("click", () => action("reset"));
