@@ -349,6 +349,31 @@ def test_the_command_runs_with_the_ffnn_cli(client, tmp_path):
     assert cli.main(argv[1:]) in (0, None)
 
 
+@pytest.mark.parametrize("settings", [
+    {**SPIRAL_NET, "dropout": 0.1, "batch_size": 7},
+    {"dataset": "xor", "hidden": [5], "activation": "rrelu", "optimizer": "nesterov", "lr": 0.05, "noise": 0.2,
+     "regularization": "l2", "reg_rate": 0.001, "n": 300},
+    {"dataset": "reg-gauss", "loss": "mse", "hidden": [6, 3], "optimizer": "rmsprop", "lr": 0.01},
+], ids=["spiral-adam-dropout", "xor-rrelu-nesterov-l2", "regression-rmsprop"])
+def test_the_exported_command_reproduces_the_sessions_weights_bit_for_bit(client, tmp_path, settings):
+    # the playground and ffnn train share one recipe, one pipeline and one engine: same seed,
+    # same batches, same dropout masks, same weights
+    import shlex
+
+    from ffnn.cli import main
+    sid = new_session(client, **settings)["id"]
+    for _ in range(3):
+        post(client, sid, "step")
+    exported = tmp_path / "session.ffnn"
+    exported.write_bytes(client.get(f"/api/sessions/{sid}/export").content)
+    argv = shlex.split(client.get(f"/api/sessions/{sid}/command").json()["command"])
+    assert main(argv[1:] + ["--out", str(tmp_path / "run"), "--no-plots", "--no-progress"]) == 0
+    session_model, cli_model = ffnn.load(exported), ffnn.load(tmp_path / "run" / "model.ffnn")
+    for p, q in zip(session_model.parameters(), cli_model.parameters(), strict=True):
+        np.testing.assert_array_equal(p.value, q.value)
+    assert session_model.metadata["recipe"] == cli_model.metadata["recipe"]
+
+
 # ------------------------------------------------------------------------- upload
 def _csv(rows, header=True):
     lines = ["x1,x2,label"] if header else []

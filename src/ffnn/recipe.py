@@ -283,7 +283,7 @@ class Recipe:
                  "--optimizer", self.optimizer]
         if self.lr is not None:
             args += ["--lr", _arg(self.lr)]
-        if optimizer.extra.get("momentum"):
+        if optimizer.extra.get("momentum") or self.momentum != Recipe.__dataclass_fields__["momentum"].default:
             args += ["--momentum", _arg(self.momentum)]
         args += ["--batch-size", str(self.batch_size)]
         for key in ("weight_decay", "dropout"):

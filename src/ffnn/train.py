@@ -214,7 +214,7 @@ class Trainer:
     def _bind(self, X: ArrayLike, y: ArrayLike, validation: Validation = None) -> _Data:
         """Validate and convert the data once; reused while the same arrays come back."""
         source = (X, y, validation)
-        if self._data is not None and all(a is b for a, b in zip(self._data.source, source, strict=True)):
+        if self._data is not None and _same_source(self._data.source, source):
             return self._data
         model, loss = self.model, self.loss
         X_arr = as_float_array(X, "X", dtype=model.dtype, ndim=2)
@@ -505,6 +505,17 @@ class Trainer:
     def __repr__(self) -> str:
         return (f"Trainer(epoch={self.epoch}, batch={self.batch}, loss={self.loss!r}, optimizer={self.optimizer!r}, "
                 f"batch_size={self.batch_size})")
+
+
+def _same_source(bound: tuple[object, object, object], given: tuple[object, object, object]) -> bool:
+    """The same arrays (by identity) and the same held-out choice (a fraction by value: binding
+    it again would draw a new split)."""
+    (X, y, validation), (X2, y2, validation2) = bound, given
+    if X is not X2 or y is not y2:
+        return False
+    if isinstance(validation, float) and isinstance(validation2, float):
+        return validation == validation2
+    return validation is validation2
 
 
 def _schedule_state(schedule: StepSchedule) -> dict[str, Any] | None:

@@ -34,11 +34,18 @@ DATASETS = CLASSIFICATION_SETS + REGRESSION_SETS + ("upload",)
 FEATURES = PLANE_FEATURES
 """Input features computed from the 2-D point (x1, x2), in display order (``ffnn.data.features``)."""
 
-# The choices come from the catalogue (canonical names; aliases such as logistic are left out).
-ACTIVATION_NAMES = catalog.ACTIVATIONS.names()
-OPTIMIZERS = catalog.OPTIMIZERS.names()
-LOSSES = catalog.LOSSES.names()
 REGULARIZATIONS = ("none", "l1", "l2")
+
+# The activation, optimizer and loss choices are the catalogue's canonical names (aliases such
+# as "logistic" left out), read when they are needed so that an entry added at run time shows.
+_CHOICES = {"ACTIVATION_NAMES": lambda: catalog.ACTIVATIONS.names(), "OPTIMIZERS": lambda: catalog.OPTIMIZERS.names(),
+            "LOSSES": lambda: catalog.LOSSES.names()}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CHOICES:
+        return _CHOICES[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _regression_losses() -> tuple[str, ...]:
@@ -157,10 +164,10 @@ _CHECKS = {
     "seed": lambda v: _integer("seed", v, *LIMITS["seed"]),
     "features": _features,
     "hidden": _hidden,
-    "activation": lambda v: _choice("activation", v, ACTIVATION_NAMES),
-    "loss": lambda v: _choice("loss", v, LOSSES),
+    "activation": lambda v: _choice("activation", v, catalog.ACTIVATIONS.names()),
+    "loss": lambda v: _choice("loss", v, catalog.LOSSES.names()),
     "dropout": lambda v: _number("dropout", v, *LIMITS["dropout"]),
-    "optimizer": lambda v: _choice("optimizer", v, OPTIMIZERS),
+    "optimizer": lambda v: _choice("optimizer", v, catalog.OPTIMIZERS.names()),
     "lr": lambda v: _number("learning rate (lr)", v, *LIMITS["lr"]),
     "momentum": lambda v: _number("momentum", v, *LIMITS["momentum"]),
     "batch_size": lambda v: _integer("batch_size", v, *LIMITS["batch_size"]),
@@ -262,8 +269,8 @@ def options() -> dict[str, Any]:
     return {
         "datasets": list(DATASETS), "classification": list(CLASSIFICATION_SETS),
         "regression": list(REGRESSION_SETS), "features": list(FEATURES),
-        "activations": list(ACTIVATION_NAMES), "optimizers": list(OPTIMIZERS),
-        "losses": list(LOSSES), "regularizations": list(REGULARIZATIONS),
+        "activations": list(catalog.ACTIVATIONS.names()), "optimizers": list(catalog.OPTIMIZERS.names()),
+        "losses": list(catalog.LOSSES.names()), "regularizations": list(REGULARIZATIONS),
         "labels": {"optimizers": {e.name: e.extra.get("label", e.name) for e in catalog.OPTIMIZERS.entries()},
                    "losses": {e.name: e.extra.get("label", e.name) for e in catalog.LOSSES.entries()}},
         "help": {kind: {row["name"]: row["help"] for row in rows} for kind, rows in catalog.options().items()},

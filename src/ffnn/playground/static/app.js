@@ -574,6 +574,7 @@ function wire() {
   // the optimizer and loss choices come from ffnn's catalogue, through /api/options
   setOptions($("optimizer"), app.options.optimizers, (v) => app.options.labels.optimizers[v] || v);
   setOptions($("loss"), app.options.losses, (v) => app.options.labels.losses[v] || v);
+  setOptions($("regularization"), app.options.regularizations, (v) => ({none: "None", l1: "L1", l2: "L2"})[v] || v);
   for (const key of ["optimizer", "loss", "activation"]) {
     for (const o of $(key).options) o.title = app.options.help[key === "loss" ? "losses" : key + "s"][o.value] || "";
   }
