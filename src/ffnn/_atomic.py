@@ -4,19 +4,34 @@ A reader (or a crash) sees the old file or the complete new one, never a half-wr
 the data goes to a temporary file in the same directory, is flushed to disk (``fsync``) and
 then renamed onto the target with :func:`os.replace`, which is atomic on POSIX and Windows.
 On any error the temporary file is removed and the target is left as it was.
+
+- :func:`atomic_file` yields an open file to write to;
+- :func:`atomic_path` yields the temporary file's path, for writers that want a file name
+  (``matplotlib``'s ``savefig``);
+- both take ``check``, a callable run on the complete temporary file before the rename (a
+  download's checksum): when it raises, the target is left as it was;
+- :func:`write_atomic` writes bytes or text in one call;
+- :func:`staging_directory` and :func:`publish_directory` do the same for a directory.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_file", "write_atomic", "staging_directory", "publish_directory"]
+__all__ = ["atomic_file", "atomic_path", "write_atomic", "remove_stale_temporaries", "staging_directory",
+           "publish_directory"]
+
+Check = Callable[[Path], object]
+"""A callable run on the complete temporary file before it replaces the target; it rejects
+the file by raising (its return value is ignored)."""
 
 
 def _temporary_name(path: Path, suffix: str = ".tmp") -> Path:
@@ -24,11 +39,14 @@ def _temporary_name(path: Path, suffix: str = ".tmp") -> Path:
 
 
 @contextmanager
-def atomic_file(path: str | os.PathLike[str], mode: str = "wb", *, fsync: bool = True) -> Iterator[IO[Any]]:
+def atomic_file(path: str | os.PathLike[str], mode: str = "wb", *, fsync: bool = True,
+                check: Check | None = None) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path`` for writing; on success it replaces ``path``.
 
     ``mode`` is ``"wb"`` or ``"w"`` (UTF-8 text). The file gets the permissions a new file
-    gets from the umask (not the 0600 of :func:`tempfile.mkstemp`).
+    gets from the umask (not the 0600 of :func:`tempfile.mkstemp`). ``check``, if given, is
+    called with the temporary file's path once it is complete and closed, before the rename;
+    an exception from it removes the temporary file, leaves ``path`` as it was and propagates.
 
     >>> import tempfile, pathlib
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"
@@ -43,15 +61,73 @@ def atomic_file(path: str | os.PathLike[str], mode: str = "wb", *, fsync: bool =
     tmp = _temporary_name(target)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as f:
+        f: IO[Any] = os.fdopen(fd, "wb") if mode == "wb" else os.fdopen(fd, "w", encoding="utf-8", newline="")
+        with f:
             yield f
             f.flush()
             if fsync:
                 os.fsync(f.fileno())
+        if check is not None:
+            check(tmp)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True,
+                check: Check | None = None) -> Iterator[Path]:
+    """A temporary file name beside ``path`` to write to; on success that file replaces ``path``.
+
+    For writers that take a file name rather than a file object. The temporary file exists
+    (empty, with the permissions the umask gives a new file) when the block starts, and its
+    name ends with ``path``'s suffix (``.png``), so a writer that picks its format by suffix
+    picks the right one. After the block it is flushed to disk, passed to ``check`` (as in
+    :func:`atomic_file`) and renamed onto ``path``; on any error it is removed and ``path``
+    is left as it was.
+
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "numbers.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("1 2 3")
+    >>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
+    ('1 2 3', ['numbers.txt'])
+    """
+    target = Path(path)
+    tmp = _temporary_name(target, ".tmp" + target.suffix)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
+    try:
+        yield tmp
+        if fsync:
+            fd = os.open(tmp, os.O_RDWR | getattr(os, "O_BINARY", 0))
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        if check is not None:
+            check(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files that writers of ``path`` left when their process was killed.
+
+    Only the names :func:`atomic_file` and :func:`atomic_path` use for ``path``
+    (``.<name>.<12 hex digits>.tmp...``) are touched. Call it when one process owns ``path``
+    (a resumed training run owns its checkpoint). Returns the files removed.
+    """
+    target = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.[0-9a-f]{{12}}\.tmp")
+    removed = []
+    for candidate in target.parent.glob(f".{glob.escape(target.name)}.*.tmp*"):
+        if pattern.match(candidate.name) and candidate.is_file():
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, fsync: bool = True) -> Path:

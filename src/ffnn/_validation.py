@@ -7,7 +7,8 @@ received and what was expected. Nothing here uses ``assert``.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -149,8 +150,10 @@ def make_rng(seed: Any) -> np.random.Generator:
     """Return a Generator from None, an int or a Generator (which is used as is)."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
-        return np.random.default_rng(seed)
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return np.random.default_rng(int(seed))
     raise ConfigError(f"seed/rng must be None, an int or a numpy.random.Generator, got {_describe(seed)}")
 
 

@@ -9,10 +9,10 @@ import numpy as np
 
 from ._typing import Seed
 from ._validation import check_int, check_number, make_rng
-from .errors import ConfigError
-from .layers import Dropout, Layer, Linear
 from .catalog import ACTIVATIONS
 from .catalog import activation as activation_layer
+from .errors import ConfigError
+from .layers import Dropout, Layer, Linear
 from .model import Sequential
 
 __all__ = ["mlp", "default_init"]
@@ -64,7 +64,7 @@ def mlp(sizes: Sequence[int], activation: str | Sequence[str] = "relu", *, dropo
     dropout = check_number("dropout", dropout, low=0.0, high=1.0, high_inclusive=False)
     rng = make_rng(seed)
     layers: list[Layer] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         hidden = i < n_hidden
         layer_init = init or (default_init(acts[i]) if hidden else "xavier")
         layers.append(Linear(n_in, n_out, bias=bias, init=layer_init, rng=rng, dtype=dtype))

@@ -253,7 +253,8 @@ def _plain(cls: Callable[..., _optim.Optimizer]) -> Callable[..., _optim.Optimiz
 
 
 OPTIMIZERS: Table[type[_optim.Optimizer]] = Table("optimizer", [
-    Entry("sgd", _optim.SGD, "plain gradient descent: w -= lr g", build=_sgd, extra={"default_lr": 0.1, "label": "SGD"}),
+    Entry("sgd", _optim.SGD, "plain gradient descent: w -= lr g", build=_sgd,
+          extra={"default_lr": 0.1, "label": "SGD"}),
     Entry("momentum", _optim.SGD, "SGD with momentum: v = m v - lr g; w += v", build=_momentum(False),
           extra={"default_lr": 0.05, "momentum": True, "label": "Momentum"}),
     Entry("nesterov", _optim.SGD, "SGD with Nesterov momentum", build=_momentum(True),

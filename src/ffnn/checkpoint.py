@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._atomic import remove_stale_temporaries
 from ._validation import check_int
 from .callbacks import Callback
 from .errors import ModelFileError
@@ -99,6 +100,9 @@ class Checkpointer(Callback):
         self.path = Path(path)
         self.every = None if every is None else check_int("checkpoint_every", every, low=1)
         self._batches = 0
+
+    def on_train_begin(self) -> None:
+        remove_stale_temporaries(self.path)      # left by a run killed while writing this checkpoint
 
     def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
         if self.every is not None:

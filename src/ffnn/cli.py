@@ -12,10 +12,10 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -161,7 +161,8 @@ def _new_run_dir(out: str | None) -> Path:
     raise ConfigError(f"could not choose a new run directory next to {stamp}")
 
 
-def run_training(cfg: TrainConfig, print_fn: Callable[..., None] = print, *, run_dir: Path | None = None) -> dict[str, Any]:
+def run_training(cfg: TrainConfig, print_fn: Callable[..., None] = print, *,
+                 run_dir: Path | None = None) -> dict[str, Any]:
     """Train as ``ffnn train`` does; write the run directory; return the metrics dict.
 
     The run keeps its recipe and a checkpoint (every epoch, or every ``checkpoint_every``
@@ -392,9 +393,10 @@ def _read_png(path: Path, model: Any) -> np.ndarray:
     try:
         from PIL import Image
     except ImportError:
-        raise DataError("reading PNG needs Pillow (installed with the plots extra: pip install 'ffnn[plots]')") from None
+        raise DataError("reading PNG needs Pillow (installed with the plots extra: "
+                        "pip install 'ffnn[plots]')") from None
     try:
-        img = Image.open(path).convert("L").resize((shape[1], shape[0]), Image.LANCZOS)
+        img = Image.open(path).convert("L").resize((shape[1], shape[0]), Image.Resampling.LANCZOS)
     except OSError as exc:
         raise DataError(f"{path}: not a readable image: {exc}") from None
     x = np.asarray(img, dtype=np.float32) / 255.0
@@ -504,7 +506,8 @@ def _choices_help(table: Any) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import catalog
-    parser = argparse.ArgumentParser(prog="ffnn", description="Feed-forward neural networks with hand-derived backpropagation.")
+    parser = argparse.ArgumentParser(prog="ffnn",
+                                     description="Feed-forward neural networks with hand-derived backpropagation.")
     parser.add_argument("--version", action="version", version=f"ffnn {_version()}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -537,7 +540,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dtype", choices=("float32", "float64"), help="[float32]")
     t.add_argument("--val-fraction", type=float, help="fraction of the training set held out for validation [0.1]")
     t.add_argument("--early-stopping", type=int, metavar="N", help="stop after N epochs without held-out improvement")
-    t.add_argument("--preprocess", choices=PREPROCESS, help="input scaling fitted on the training split [auto: none for images, standard otherwise]")
+    t.add_argument("--preprocess", choices=PREPROCESS,
+                   help="input scaling fitted on the training split [auto: none for images, standard otherwise]")
     t.add_argument("--n", type=int, help="number of points for generated data sets")
     t.add_argument("--noise", type=float, help="noise level for generated data sets")
     t.add_argument("--test-fraction", type=float, help="test share for generated sets and user files")
@@ -565,7 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p.set_defaults(func=cmd_predict)
 
-    g = sub.add_parser("gradcheck", parents=[debug], help="check backprop against central differences on a small random net")
+    g = sub.add_parser("gradcheck", parents=[debug],
+                       help="check backprop against central differences on a small random net")
     g.add_argument("--hidden", default="5,4")
     g.add_argument("--activation", default="tanh")
     g.add_argument("--loss", choices=catalog.LOSSES.names(), default="ce")

@@ -2,10 +2,18 @@
 
 They follow scikit-learn's conventions (constructor arguments stored unchanged,
 ``get_params``/``set_params``, ``fit``/``predict``/``score``, fitted attributes ending in
-``_``) and work with its pipelines, ``cross_val_score`` and ``GridSearchCV``. With
-scikit-learn installed they subclass its ``BaseEstimator`` and mixins; without it they still
-work on their own. The argument names match ``sklearn.neural_network.MLPClassifier`` where
-the meaning is the same (``alpha`` is the L2 penalty: ffnn's ``weight_decay``).
+``_``) and work with its pipelines, ``cross_val_score`` and ``GridSearchCV``. Their base is
+:class:`ffnn._estimator.Estimator`: with scikit-learn installed it subclasses its
+``BaseEstimator`` and mixins; without it they still work on their own. The argument names
+match ``sklearn.neural_network.MLPClassifier`` where the meaning is the same (``alpha`` is the
+L2 penalty: ffnn's ``weight_decay``).
+
+Names come from the catalogue (:mod:`ffnn.catalog`): ``activation`` is any name of
+:data:`~ffnn.catalog.ACTIVATIONS`, ``solver`` any name of :data:`~ffnn.catalog.OPTIMIZERS`,
+with scikit-learn's meaning for ``"sgd"`` (see :class:`MLPClassifier`). The fitted network
+``model_`` carries the model metadata of every ffnn run (:func:`ffnn.recipe.run_metadata`,
+with the :class:`~ffnn.recipe.Recipe` that describes the estimator), so ``ffnn.save`` and
+``ffnn.load`` keep its classes and its task.
 
 Examples
 --------
@@ -16,58 +24,34 @@ Examples
 ...                     learning_rate_init=0.02, max_iter=200, random_state=0).fit(xor.X_train, xor.y_train)
 >>> clf.score(xor.X_test, xor.y_test) > 0.9
 True
+>>> clf.model_.metadata["task"], clf.model_.metadata["class_names"], clf.model_.metadata["recipe"]["optimizer"]
+('classification', ['0', '1'], 'adam')
 """
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
+import numbers
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import as_float_array, check_choice, check_int, check_number
+from . import catalog
+from ._estimator import ClassifierMixin, Estimator, RegressorMixin
+from ._validation import as_float_array, check_choice, check_dtype, check_int, check_number
 from .errors import ConfigError, LabelError
+from .losses import Loss
+from .recipe import Recipe, run_metadata
 
-try:  # scikit-learn is optional: subclass its bases when it is there
-    from sklearn.base import BaseEstimator as _Base
-    from sklearn.base import ClassifierMixin as _ClassifierMixin
-    from sklearn.base import RegressorMixin as _RegressorMixin
-except ImportError:  # pragma: no cover - exercised only without scikit-learn
-    class _Base:
-        """get_params/set_params as scikit-learn defines them (constructor arguments)."""
-
-        @classmethod
-        def _get_param_names(cls) -> list[str]:
-            sig = inspect.signature(cls.__init__)
-            return sorted(p.name for p in sig.parameters.values() if p.name != "self")
-
-        def get_params(self, deep: bool = True) -> dict[str, Any]:
-            return {name: getattr(self, name) for name in self._get_param_names()}
-
-        def set_params(self, **params: Any) -> "_Base":
-            valid = self._get_param_names()
-            for key, value in params.items():
-                if key not in valid:
-                    raise ConfigError(f"invalid parameter {key!r} for {type(self).__name__}; valid: {valid}")
-                setattr(self, key, value)
-            return self
-
-    class _ClassifierMixin:
-        def score(self, X: Any, y: Any) -> float:
-            return float(np.mean(self.predict(X) == np.asarray(y)))
-
-    class _RegressorMixin:
-        def score(self, X: Any, y: Any) -> float:
-            y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-            pred = np.asarray(self.predict(X), dtype=np.float64).reshape(len(y), -1)
-            ss_res = ((y - pred) ** 2).sum()
-            ss_tot = ((y - y.mean(axis=0)) ** 2).sum()
-            return float(1 - ss_res / ss_tot) if ss_tot > 0 else 0.0
+if TYPE_CHECKING:
+    from .data import Dataset
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
+SOURCE = "ffnn.estimators"
+"""The ``source`` recorded in the metadata of the networks these estimators train."""
 
-class _BaseMLP(_Base):
+
+class _BaseMLP(Estimator):
     def __init__(self, hidden_layer_sizes: tuple[int, ...] = (100,), activation: str = "relu",
                  solver: str = "adam", alpha: float = 1e-4, batch_size: int | None = 200,
                  learning_rate_init: float = 1e-3, max_iter: int = 200, momentum: float = 0.9,
@@ -99,35 +83,61 @@ class _BaseMLP(_Base):
             sizes = (sizes,)
         return [check_int("hidden_layer_sizes entry", int(s) if isinstance(s, np.integer) else s, low=1) for s in sizes]
 
-    def _optimizer(self, params: list) -> Any:
-        from . import optim
-        solver = check_choice("solver", self.solver, ("sgd", "adam"))
-        lr = check_number("learning_rate_init", self.learning_rate_init, low=0.0, low_inclusive=False)
-        alpha = check_number("alpha", self.alpha, low=0.0)
-        if solver == "adam":
-            return optim.Adam(params, lr, weight_decay=alpha)
-        return optim.SGD(params, lr, momentum=self.momentum,
-                         nesterov=bool(self.nesterovs_momentum) and self.momentum > 0, weight_decay=alpha)
+    def _optimizer_name(self) -> str:
+        """The catalogue name of the solver: scikit-learn's "sgd" is SGD with ``momentum``
+        (Nesterov's when ``nesterovs_momentum``), plain SGD when the momentum is 0."""
+        solver = check_choice("solver", self.solver, catalog.OPTIMIZERS.names())
+        if solver != "sgd":
+            return solver
+        if self.momentum == 0:
+            return "sgd"
+        return "nesterov" if self.nesterovs_momentum else "momentum"
 
-    def _fit(self, X: Any, targets: np.ndarray, n_outputs: int, loss: Any) -> "_BaseMLP":
+    def _recipe(self, hidden: list[int], dtype: np.dtype, loss: str, optimizer: str, batch_size: int,
+                validation: float | None) -> Recipe:
+        """The :class:`~ffnn.recipe.Recipe` that describes this estimator's training run (its
+        ``seed`` is ``random_state``, or 0 when that is not a non-negative integer)."""
+        seed = self.random_state
+        return Recipe(data="arrays", preprocess="none", hidden=",".join(map(str, hidden)) or "0",
+                      activation=self.activation, dropout=self.dropout, dtype=dtype.name, loss=loss,
+                      optimizer=optimizer, lr=self.learning_rate_init, momentum=self.momentum,
+                      weight_decay=self.alpha, epochs=self.max_iter, batch_size=batch_size,
+                      val_fraction=validation or 0.0,
+                      early_stopping=self.n_iter_no_change if self.early_stopping else None,
+                      seed=int(seed) if isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+                      and seed >= 0 else 0)
+
+    def _fit(self, X: Any, targets: np.ndarray, n_outputs: int, loss_name: str,
+             classes: np.ndarray | None) -> _BaseMLP:
         from . import fit
         from .builder import mlp
         from .train import EarlyStopping
-        dtype = np.dtype(self.dtype)
+        dtype = check_dtype(self.dtype)
         X = as_float_array(X, "X", dtype=dtype, ndim=2)
-        self.n_features_in_ = X.shape[1]
-        self.model_ = mlp([X.shape[1], *self._hidden(), n_outputs], self.activation, dropout=self.dropout,
-                          dtype=dtype, seed=self.random_state)
-        optimizer = self._optimizer(self.model_.parameters())
-        batch = None if self.batch_size is None else min(check_int("batch_size", self.batch_size, low=1), len(X))
+        hidden = self._hidden()
+        momentum = check_number("momentum", self.momentum, low=0.0, high=1.0, high_inclusive=False)
+        optimizer_name = self._optimizer_name()
+        lr = check_number("learning_rate_init", self.learning_rate_init, low=0.0, low_inclusive=False)
+        alpha = check_number("alpha", self.alpha, low=0.0)
+        epochs = check_int("max_iter", self.max_iter, low=1)
+        batch = len(X) if self.batch_size is None else min(check_int("batch_size", self.batch_size, low=1), len(X))
         stopper = (EarlyStopping(patience=check_int("n_iter_no_change", self.n_iter_no_change, low=1),
                                  min_delta=check_number("tol", self.tol, low=0.0)) if self.early_stopping else None)
         validation = check_number("validation_fraction", self.validation_fraction, low=0.0, high=1.0,
                                   low_inclusive=False, high_inclusive=False) if self.early_stopping else None
-        self.history_ = fit(self.model_, loss, optimizer, X, targets,
-                            epochs=check_int("max_iter", self.max_iter, low=1), batch_size=batch,
-                            validation=validation, early_stopping=stopper, seed=self.random_state,
-                            progress=False, verbose=bool(self.verbose))
+        self.n_features_in_ = X.shape[1]
+        self.model_ = mlp([X.shape[1], *hidden, n_outputs], self.activation, dropout=self.dropout,
+                          dtype=dtype, seed=self.random_state)
+        optimizer = catalog.optimizer(optimizer_name, self.model_.parameters(), lr, momentum, alpha)
+        loss: Loss = catalog.loss(loss_name)
+        recipe = self._recipe(hidden, dtype, loss_name, optimizer_name, batch, validation)
+        self.model_.metadata.update(run_metadata(
+            recipe, _describe(X.shape[1], targets, classes), loss, None, source=SOURCE,
+            extra={"data": None, "data_options": None}))  # trained on arrays: no data set to reload
+        self.history_ = fit(self.model_, loss, optimizer, X, targets, epochs=epochs,
+                            batch_size=None if self.batch_size is None else batch, validation=validation,
+                            early_stopping=stopper, seed=self.random_state, progress=False,
+                            verbose=bool(self.verbose))
         self.loss_curve_ = self.history_["loss"]
         self.n_iter_ = self.history_.epochs
         self.loss_ = self.loss_curve_[-1]
@@ -139,30 +149,48 @@ class _BaseMLP(_Base):
         X = as_float_array(X, "X", dtype=self.model_.dtype, ndim=2)
         if X.shape[1] != self.n_features_in_:
             from .errors import ShapeError
-            raise ShapeError(f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with {self.n_features_in_}")
+            raise ShapeError(f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
+                             f"{self.n_features_in_}")
         return self.model_.predict(X)
 
 
-class MLPClassifier(_ClassifierMixin, _BaseMLP):
+def _describe(n_features: int, targets: np.ndarray, classes: np.ndarray | None) -> Dataset:
+    """A :class:`~ffnn.data.Dataset` with no rows that has the task, classes and feature count
+    of the training arrays: what :func:`~ffnn.recipe.run_metadata` reads from a data set."""
+    from .data import Dataset
+    X = np.zeros((0, n_features), np.float32)
+    if classes is None:
+        y = np.zeros((0, *targets.shape[1:]), np.float32)
+        return Dataset("arrays", X, y, X, y, "regression", None)
+    labels = np.zeros(0, np.int64)
+    return Dataset("arrays", X, labels, X, labels, "classification", len(classes),
+                   class_names=tuple(str(c) for c in classes))
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier trained with softmax cross-entropy.
 
-    ``hidden_layer_sizes``, ``activation`` (any name of :data:`ffnn.layers.ACTIVATIONS`),
-    ``solver`` ("sgd" with ``momentum``/``nesterovs_momentum``, or "adam"), ``alpha`` (L2
-    weight decay on weights only), ``batch_size``, ``learning_rate_init``, ``max_iter``
-    (epochs), ``early_stopping`` (on a held-out ``validation_fraction``, patience
+    ``hidden_layer_sizes``, ``activation`` (any name of :data:`ffnn.catalog.ACTIVATIONS`),
+    ``solver`` (any name of :data:`ffnn.catalog.OPTIMIZERS`: "adam", "adamw", "rmsprop",
+    "adagrad", "momentum" and "nesterov" (with ``momentum``), and scikit-learn's "sgd": SGD
+    with ``momentum``, Nesterov's when ``nesterovs_momentum``, plain when ``momentum`` is 0),
+    ``alpha`` (L2 weight decay on weights only), ``batch_size``, ``learning_rate_init``,
+    ``max_iter`` (epochs), ``early_stopping`` (on a held-out ``validation_fraction``, patience
     ``n_iter_no_change``, improvement ``tol``), ``dropout``, ``dtype``, ``random_state``.
-    Labels may be any values; ``classes_`` maps them to the output units.
+    Labels may be any values; ``classes_`` maps them to the output units, and the network
+    ``model_`` records them (as strings) in its metadata.
     """
 
-    def fit(self, X: Any, y: Any) -> "MLPClassifier":
-        from .losses import SoftmaxCrossEntropy
+    def fit(self, X: Any, y: Any) -> MLPClassifier:
+        """Train on ``X`` (n_samples, n_features) and the class labels ``y`` (n_samples,)."""
         y = np.asarray(y)
         if y.ndim != 1:
             raise LabelError(f"y must be a 1-D array of class labels, got shape {y.shape}")
         self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise LabelError(f"MLPClassifier needs at least 2 classes in y, got {len(self.classes_)}")
-        return self._fit(X, encoded, len(self.classes_), SoftmaxCrossEntropy())
+        self._fit(X, encoded.reshape(-1), len(self.classes_), "ce", self.classes_)
+        return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Softmax of the network output: ``P(class k | x)``, shape (n_samples, n_classes)."""
@@ -171,23 +199,26 @@ class MLPClassifier(_ClassifierMixin, _BaseMLP):
         return e / e.sum(axis=1, keepdims=True)
 
     def predict(self, X: Any) -> np.ndarray:
+        """The most probable label (a value of ``classes_``) for each sample."""
         labels = self._forward(X).argmax(axis=1)
         return self.classes_[labels]
 
 
-class MLPRegressor(_RegressorMixin, _BaseMLP):
+class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor trained with the sum-of-squares loss (linear output).
 
     Same arguments as :class:`MLPClassifier`. ``y`` of shape (n,) predicts shape (n,).
     """
 
-    def fit(self, X: Any, y: Any) -> "MLPRegressor":
-        from .losses import EuclideanLoss
-        y = as_float_array(y, "y", dtype=np.dtype(self.dtype))
+    def fit(self, X: Any, y: Any) -> MLPRegressor:
+        """Train on ``X`` (n_samples, n_features) and the targets ``y`` (n_samples,) or (n_samples, n_outputs)."""
+        y = as_float_array(y, "y", dtype=check_dtype(self.dtype))
         self._y_1d = y.ndim == 1
         targets = y.reshape(len(y), -1)
-        return self._fit(X, targets, targets.shape[1], EuclideanLoss())
+        self._fit(X, targets, targets.shape[1], "mse", None)
+        return self
 
     def predict(self, X: Any) -> np.ndarray:
+        """The network output: shape (n_samples,) for a 1-D ``y``, else (n_samples, n_outputs)."""
         out = self._forward(X)
         return out[:, 0] if self._y_1d else out

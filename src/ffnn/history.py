@@ -87,5 +87,6 @@ class History(Callback):
 
     def __repr__(self) -> str:
         last = self.records[-1] if self.records else {}
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k in ("loss", "val_loss", "accuracy", "val_accuracy"))
+        keys = ("loss", "val_loss", "accuracy", "val_accuracy")
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k in keys)
         return f"History(epochs={self.epochs}{', ' + shown if shown else ''})"

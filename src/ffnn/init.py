@@ -30,7 +30,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,8 @@ from ._validation import check_dtype, check_number
 __all__ = ["gaussian", "xavier_normal", "xavier_uniform", "he_normal", "he_uniform", "zeros", "get",
            "Initializer"]
 
-Initializer = Callable[[tuple[int, ...], np.random.Generator, type], np.ndarray]
+Initializer = Callable[[tuple[int, ...], np.random.Generator, Any], np.ndarray]
+"""``f(shape, rng, dtype) -> array``: the signature every initializer has."""
 
 
 def _fans(shape: tuple[int, ...]) -> tuple[int, int]:

@@ -27,14 +27,23 @@ import numpy as np
 from . import init as _init
 from ._math import sigmoid, softplus
 from ._typing import Array, Seed
-from ._validation import (check_2d, check_dtype, check_features, check_int, check_number, generator_state,
-                          make_rng, set_generator_state)
+from ._validation import (
+    check_2d,
+    check_dtype,
+    check_features,
+    check_int,
+    check_number,
+    generator_state,
+    make_rng,
+    set_generator_state,
+)
 from .errors import ConfigError, ShapeError
 from .parameter import Parameter
 
+# LAYERS and ACTIVATIONS are still importable from here: they are the catalogue's tables.
 __all__ = [
     "Layer", "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU",
-    "Softplus", "Softsign", "Identity", "Softmax", "Dropout", "LAYERS", "ACTIVATIONS",
+    "Softplus", "Softsign", "Identity", "Softmax", "Dropout",
 ]
 
 
@@ -61,6 +70,7 @@ class Layer(ABC):
 
     training: bool = True
     in_features: int | None = None
+    """The input width the layer requires, or None when any width works."""
 
     def __init__(self) -> None:
         self.training = True
@@ -84,12 +94,12 @@ class Layer(ABC):
         """The layer's trainable parameters (empty for parameter-free layers)."""
         return []
 
-    def train(self, mode: bool = True) -> "Layer":
+    def train(self, mode: bool = True) -> Layer:
         """Switch to training mode (``mode=False``: evaluation mode). Returns self."""
         self.training = bool(mode)
         return self
 
-    def eval(self) -> "Layer":
+    def eval(self) -> Layer:
         """Switch to evaluation mode (Dropout off, RReLU uses its mean slope). Returns self."""
         return self.train(False)
 
@@ -122,7 +132,7 @@ class Layer(ABC):
             buf = self._buffers[key] = np.empty(shape, dtype=dtype)
         return buf
 
-    def _cached(self, name: str) -> np.ndarray:
+    def _cached(self, name: str) -> Any:
         value = getattr(self, name, None)
         if value is None:
             raise ShapeError(f"{type(self).__name__}.backward called before forward")
@@ -173,6 +183,8 @@ class Linear(Layer):
     >>> layer.forward(np.ones((4, 3), dtype=np.float32)).shape
     (4, 2)
     """
+
+    in_features: int
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  init: str | _init.Initializer = "xavier", rng: Seed = None,

@@ -42,11 +42,14 @@ array([0, 0, 0, 1])
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from itertools import combinations_with_replacement
 from typing import Any
 
 import numpy as np
 
+from ._estimator import ClassifierMixin, Estimator, RegressorMixin
+from ._math import sigmoid, softplus
 from ._typing import Seed
 from ._validation import as_float_array, check_choice, check_int, check_number, make_rng
 from .errors import ConfigError, FfnnError, LabelError, ShapeError
@@ -104,11 +107,6 @@ def _classes(y: np.ndarray, owner: str, binary: bool) -> tuple[np.ndarray, np.nd
     return classes, idx.reshape(-1)
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0, e) / (1.0 + e)
-
-
 def _softmax(Z: np.ndarray) -> np.ndarray:
     Z = Z - Z.max(axis=1, keepdims=True)
     E = np.exp(Z)
@@ -128,17 +126,15 @@ def _auto_lr(X: np.ndarray, curvature: float, alpha: float, fit_intercept: bool)
     return 1.0 / max(curvature * top + alpha, 1e-12)
 
 
-class _Estimator:
-    """Shared plumbing: hyper-parameter repr, fitted-state and feature-count checks."""
+class _Estimator(Estimator):
+    """Shared plumbing: the parameters and repr of :class:`ffnn._estimator.Estimator` (every
+    constructor argument shown), fitted-state and feature-count checks."""
 
-    _params: tuple[str, ...] = ()
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor's arguments (scikit-learn's protocol)."""
-        return {k: getattr(self, k) for k in self._params}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
+    _repr_all_params = True
+    n_features_in_: int
+    coef_: np.ndarray
+    intercept_: Any
+    classes_: np.ndarray
 
     def _check_fitted(self, X: Any) -> np.ndarray:
         name = type(self).__name__
@@ -151,7 +147,21 @@ class _Estimator:
         return X
 
 
-class _BinaryLinearClassifier(_Estimator):
+class _LinearClassifier(ClassifierMixin, _Estimator):
+    """A classifier whose ``score`` is the accuracy, with ``y`` checked like ``fit`` checks it."""
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels (values from ``classes_``), shape (n_samples,); each model defines it."""
+        raise NotImplementedError
+
+    def score(self, X: Any, y: Any) -> float:
+        """Accuracy: the fraction of samples whose predicted label equals ``y``."""
+        X = self._check_fitted(X)
+        y = _check_y_1d(y, len(X), type(self).__name__)
+        return float(np.mean(self.predict(X) == y))
+
+
+class _BinaryLinearClassifier(_LinearClassifier):
     """``decision_function = X w + b``; ``predict`` picks ``classes_[1]`` when it is >= threshold."""
 
     _threshold = 0.0
@@ -165,12 +175,6 @@ class _BinaryLinearClassifier(_Estimator):
         """Class labels (values from ``classes_``), shape (n_samples,)."""
         z = self.decision_function(X)
         return self.classes_[(z >= self._threshold).astype(np.intp)]
-
-    def score(self, X: Any, y: Any) -> float:
-        """Accuracy: the fraction of samples whose predicted label equals ``y``."""
-        X = self._check_fitted(X)
-        y = _check_y_1d(y, len(X), type(self).__name__)
-        return float(np.mean(self.predict(X) == y))
 
 
 # ---------------------------------------------------------------------------------------
@@ -221,8 +225,6 @@ class Perceptron(_BinaryLinearClassifier):
         Whether the last epoch had no error.
     """
 
-    _params = ("eta", "max_iter", "shuffle", "seed")
-
     def __init__(self, eta: float = 1.0, max_iter: int = 100, shuffle: bool = False,
                  seed: Seed = None) -> None:
         self.eta = check_number("Perceptron eta", eta, low=0.0, low_inclusive=False)
@@ -233,7 +235,7 @@ class Perceptron(_BinaryLinearClassifier):
         make_rng(seed)  # validate
         self.seed = seed
 
-    def fit(self, X: Any, y: Any) -> "Perceptron":
+    def fit(self, X: Any, y: Any) -> Perceptron:
         """Run the perceptron rule until an epoch makes no error or ``max_iter`` epochs pass."""
         X = _check_X(X, "Perceptron")
         y = _check_y_1d(y, len(X), "Perceptron")
@@ -310,8 +312,6 @@ class Adaline(_BinaryLinearClassifier):
         ``E`` after each epoch.
     """
 
-    _params = ("eta", "max_iter", "solver", "tol", "shuffle", "seed")
-
     def __init__(self, eta: float = 0.01, max_iter: int = 100, solver: str = "batch",
                  tol: float = 0.0, shuffle: bool = True, seed: Seed = None) -> None:
         self.eta = check_number("Adaline eta", eta, low=0.0, low_inclusive=False)
@@ -324,7 +324,7 @@ class Adaline(_BinaryLinearClassifier):
         make_rng(seed)
         self.seed = seed
 
-    def fit(self, X: Any, y: Any) -> "Adaline":
+    def fit(self, X: Any, y: Any) -> Adaline:
         """Minimise the squared error of the linear output by gradient descent or LMS."""
         X = _check_X(X, "Adaline")
         y = _check_y_1d(y, len(X), "Adaline")
@@ -379,15 +379,13 @@ class PolynomialFeatures(_Estimator):
     array([[2., 4., 8.]])
     """
 
-    _params = ("degree", "include_bias")
-
     def __init__(self, degree: int = 2, include_bias: bool = False) -> None:
         self.degree = check_int("PolynomialFeatures degree", degree, low=1)
         if not isinstance(include_bias, (bool, np.bool_)):
             raise ConfigError(f"PolynomialFeatures include_bias must be True or False, got {include_bias!r}")
         self.include_bias = bool(include_bias)
 
-    def fit(self, X: Any, y: Any = None) -> "PolynomialFeatures":
+    def fit(self, X: Any, y: Any = None) -> PolynomialFeatures:
         X = _check_X(X, "PolynomialFeatures")
         self.n_features_in_ = X.shape[1]
         start = 0 if self.include_bias else 1
@@ -410,7 +408,7 @@ class PolynomialFeatures(_Estimator):
         return self.fit(X).transform(X)
 
 
-class LinearRegression(_Estimator):
+class LinearRegression(RegressorMixin, _Estimator):
     """Least squares: minimise ``E(w, b) = 1/(2N) sum_n ||w^T x_n + b - t_n||^2``.
 
     Solvers (they reach the same minimiser; the tests check it):
@@ -441,8 +439,6 @@ class LinearRegression(_Estimator):
         ``E`` at the solution.
     """
 
-    _params = ("solver", "fit_intercept", "lr", "max_iter", "tol")
-
     def __init__(self, solver: str = "lstsq", fit_intercept: bool = True, lr: float | str = "auto",
                  max_iter: int = 100_000, tol: float = 1e-10) -> None:
         self.solver = check_choice("LinearRegression solver", solver, ("lstsq", "normal", "gd"))
@@ -453,7 +449,7 @@ class LinearRegression(_Estimator):
         self.max_iter = check_int("LinearRegression max_iter", max_iter, low=1)
         self.tol = check_number("LinearRegression tol", tol, low=0.0)
 
-    def fit(self, X: Any, y: Any) -> "LinearRegression":
+    def fit(self, X: Any, y: Any) -> LinearRegression:
         X = _check_X(X, "LinearRegression")
         T = as_float_array(y, "LinearRegression y", dtype=np.float64)
         if T.ndim not in (1, 2) or len(T) != len(X):
@@ -473,16 +469,16 @@ class LinearRegression(_Estimator):
                 raise ConfigError("LinearRegression solver='normal': X^T X is singular (collinear "
                                   "features); use solver='lstsq'") from exc
         else:
-            lr = _auto_lr(X, 1.0, 0.0, self.fit_intercept) if self.lr == "auto" else self.lr
+            lr = _auto_lr(X, 1.0, 0.0, self.fit_intercept) if isinstance(self.lr, str) else float(self.lr)
             Wa = np.zeros((Xa.shape[1], T2.shape[1]))
-            for it in range(1, self.max_iter + 1):
+            while self.n_iter_ < self.max_iter:
+                self.n_iter_ += 1
                 G = Xa.T @ (Xa @ Wa - T2) / n
                 Wa -= lr * G
                 if not np.isfinite(Wa).all():
                     raise FloatingPointError(f"LinearRegression gradient descent diverged with lr={lr}")
                 if np.abs(G).max() < self.tol:
                     break
-            self.n_iter_ = it
             if np.abs(G).max() >= self.tol:
                 warnings.warn(f"LinearRegression gradient descent did not reach tol={self.tol} in "
                               f"{self.max_iter} iterations", ConvergenceWarning, stacklevel=2)
@@ -513,8 +509,8 @@ class LinearRegression(_Estimator):
 # Logistic and softmax regression
 # ---------------------------------------------------------------------------------------
 
-class _GDClassifier(_Estimator):
-    _params = ("alpha", "lr", "max_iter", "tol", "fit_intercept")
+class _GDClassifier(_LinearClassifier):
+    """Full-batch gradient descent on a regularised cross-entropy (logistic and softmax regression)."""
 
     def __init__(self, alpha: float = 0.0, lr: float | str = "auto", max_iter: int = 20_000,
                  tol: float = 1e-8, fit_intercept: bool = True) -> None:
@@ -529,12 +525,21 @@ class _GDClassifier(_Estimator):
             raise ConfigError(f"{name} fit_intercept must be True or False, got {fit_intercept!r}")
         self.fit_intercept = bool(fit_intercept)
 
-    def _descend(self, X: np.ndarray, grad_fn, W: np.ndarray, b: np.ndarray, lr: float):
+    def _learning_rate(self, X: np.ndarray, curvature: float) -> float:
+        """``lr``, or for ``"auto"`` the step ``1 / L`` of :func:`_auto_lr`."""
+        if isinstance(self.lr, str):
+            return _auto_lr(X, curvature, self.alpha, self.fit_intercept)
+        return float(self.lr)
+
+    def _descend(self, grad_fn: Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray, np.ndarray]],
+                 W: np.ndarray, b: np.ndarray, lr: float) -> tuple[np.ndarray, np.ndarray]:
         """Gradient descent ``W -= lr (dE/dW + alpha W)``, ``b -= lr dE/db`` until max |grad| < tol."""
         name = type(self).__name__
-        self.loss_curve_ = []
+        self.loss_curve_: list[float] = []
         converged = False
-        for it in range(1, self.max_iter + 1):
+        n_iter = 0
+        while n_iter < self.max_iter:
+            n_iter += 1
             loss, gW, gb = grad_fn(W, b)
             gW = gW + self.alpha * W
             if not self.fit_intercept:
@@ -547,19 +552,13 @@ class _GDClassifier(_Estimator):
             b -= lr * gb
             if not (np.isfinite(W).all() and np.isfinite(b).all()):
                 raise FloatingPointError(f"{name} gradient descent diverged with lr={lr}")
-        self.n_iter_ = it
+        self.n_iter_ = n_iter
         self.converged_ = converged
         if not converged:
             warnings.warn(f"{name} did not reach tol={self.tol} in {self.max_iter} iterations "
                           "(with alpha=0 on separable data the weights grow without bound)",
                           ConvergenceWarning, stacklevel=3)
         return W, b
-
-    def score(self, X: Any, y: Any) -> float:
-        """Accuracy."""
-        X = self._check_fitted(X)
-        y = _check_y_1d(y, len(X), type(self).__name__)
-        return float(np.mean(self.predict(X) == y))
 
 
 class LogisticRegression(_GDClassifier, _BinaryLinearClassifier):
@@ -597,27 +596,27 @@ class LogisticRegression(_GDClassifier, _BinaryLinearClassifier):
     converged_ : bool; loss_curve_ : list of float (E per iteration)
     """
 
-    def fit(self, X: Any, y: Any) -> "LogisticRegression":
+    def fit(self, X: Any, y: Any) -> LogisticRegression:
         X = _check_X(X, "LogisticRegression")
         y = _check_y_1d(y, len(X), "LogisticRegression")
         self.classes_, t = _classes(y, "LogisticRegression", binary=True)
         t = t.astype(np.float64)
         n, d = X.shape
 
-        def grad(w, b):
+        def grad(w: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
             z = X @ w + b[0]
-            loss = float(np.mean(np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))) - t * z))
-            r = (_sigmoid(z) - t) / n
+            # -[t ln sigma(z) + (1 - t) ln(1 - sigma(z))] = softplus(z) - t z
+            loss = float(np.mean(softplus(z) - t * z))
+            r = (sigmoid(z) - t) / n
             return loss, X.T @ r, np.array([r.sum()])
 
-        lr = _auto_lr(X, 0.25, self.alpha, self.fit_intercept) if self.lr == "auto" else self.lr
-        w, b = self._descend(X, grad, np.zeros(d), np.zeros(1), lr)
+        w, b = self._descend(grad, np.zeros(d), np.zeros(1), self._learning_rate(X, 0.25))
         self.coef_, self.intercept_, self.n_features_in_ = w, float(b[0]), d
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """``[1 - p, p]`` with ``p = sigma(w.x + b)``, shape (n_samples, 2)."""
-        p = _sigmoid(self.decision_function(X))
+        p = sigmoid(self.decision_function(X))
         return np.column_stack([1.0 - p, p])
 
 
@@ -648,7 +647,7 @@ class SoftmaxRegression(_GDClassifier):
     n_iter_, converged_, loss_curve_
     """
 
-    def fit(self, X: Any, y: Any) -> "SoftmaxRegression":
+    def fit(self, X: Any, y: Any) -> SoftmaxRegression:
         X = _check_X(X, "SoftmaxRegression")
         y = _check_y_1d(y, len(X), "SoftmaxRegression")
         self.classes_, idx = _classes(y, "SoftmaxRegression", binary=False)
@@ -657,7 +656,7 @@ class SoftmaxRegression(_GDClassifier):
         T = np.zeros((n, k))
         T[np.arange(n), idx] = 1.0
 
-        def grad(W, b):
+        def grad(W: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
             Z = X @ W.T + b
             Zs = Z - Z.max(axis=1, keepdims=True)
             logp = Zs - np.log(np.exp(Zs).sum(axis=1, keepdims=True))
@@ -666,8 +665,7 @@ class SoftmaxRegression(_GDClassifier):
             return loss, R.T @ X, R.sum(axis=0)
 
         # The softmax Hessian's largest eigenvalue is at most 1/2 (vs 1/4 for the sigmoid).
-        lr = _auto_lr(X, 0.5, self.alpha, self.fit_intercept) if self.lr == "auto" else self.lr
-        W, b = self._descend(X, grad, np.zeros((k, d)), np.zeros(k), lr)
+        W, b = self._descend(grad, np.zeros((k, d)), np.zeros(k), self._learning_rate(X, 0.5))
         self.coef_, self.intercept_, self.n_features_in_ = W, b, d
         return self
 

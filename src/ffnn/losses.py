@@ -30,8 +30,9 @@ from ._typing import Array
 from ._validation import as_float_array, check_2d, check_choice, check_labels, check_number
 from .errors import LabelError, ShapeError
 
+# LOSSES (loss classes by name) is still importable from here: it is the catalogue's LOSS_CLASSES.
 __all__ = ["Loss", "EuclideanLoss", "SoftmaxCrossEntropy", "CrossEntropy", "BinaryCrossEntropy",
-           "RobustBinaryCrossEntropy", "LOSSES", "TARGET_KINDS"]
+           "RobustBinaryCrossEntropy", "TARGET_KINDS"]
 
 TARGET_KINDS = ("classes", "binary", "values")
 """What a loss compares the output with (:attr:`Loss.target_kind`)."""

@@ -137,11 +137,11 @@ class Sequential:
         """Backpropagate dE/d(output) = ``grad`` through every layer.
 
         Stores each parameter's gradient (replacing the previous one) and returns dE/dx,
-        a new array, or None with ``input_grad=False`` (then the first layer, if Linear,
-        skips the product ``G W`` that only the input gradient needs).
+        a new array, or None with ``input_grad=False`` (then the first layer is told so:
+        :class:`~ffnn.layers.Linear` skips the product ``G W`` that only dE/dx needs).
         """
-        grad = self._backward(grad, input_grad)
-        return None if grad is None else grad.copy()
+        dx = self._backward(grad, input_grad)
+        return None if dx is None else dx.copy()
 
     def _backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         layers = self.layers
@@ -186,14 +186,14 @@ class Sequential:
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())
 
-    def train(self, mode: bool = True) -> "Sequential":
+    def train(self, mode: bool = True) -> Sequential:
         """Training mode for every layer (``mode=False``: evaluation). Returns self."""
         self.training = bool(mode)
         for layer in self.layers:
             layer.train(mode)
         return self
 
-    def eval(self) -> "Sequential":
+    def eval(self) -> Sequential:
         return self.train(False)
 
     def state(self) -> dict[str, np.ndarray]:
@@ -219,11 +219,11 @@ class Sequential:
         for name, p in self.named_parameters():
             p.value[...] = state[name]
 
-    def copy(self) -> "Sequential":
+    def copy(self) -> Sequential:
         """An independent deep copy (parameters, optimizer-free state, random generators)."""
         return copy.deepcopy(self)
 
-    def astype(self, dtype: Any) -> "Sequential":
+    def astype(self, dtype: Any) -> Sequential:
         """A deep copy whose parameters (and so its computation) are in ``dtype``.
 
         Works for any layer, including user-defined ones: parameters are converted, and a

@@ -28,7 +28,7 @@ Conventions shared by every optimizer here:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ from ._validation import check_int, check_number
 from .errors import ConfigError, ShapeError
 from .parameter import Parameter
 
+# NAMES (the optimizer names) is still importable from here: it is the catalogue's list.
 __all__ = [
     "Optimizer",
     "SGD",
@@ -49,7 +50,6 @@ __all__ = [
     "adam_update",
     "rmsprop_update",
     "adagrad_update",
-    "NAMES",
     "by_name",
 ]
 
@@ -418,6 +418,10 @@ def _scratch_views(params: list[Parameter], n: int) -> list[tuple[Array, ...]]:
     return views
 
 
+def _configure_lr(self: Optimizer, *, lr: float) -> None:
+    self.lr = lr
+
+
 class Optimizer(ABC):
     """Base class: holds the parameters, the learning rate and per-parameter state.
 
@@ -468,9 +472,9 @@ class Optimizer(ABC):
         """The constructor's keyword arguments as a dict of Python scalars."""
         return {k: getattr(self, k) for k in self._hparam_names}
 
-    @abstractmethod
-    def _configure(self, **hparams: Any) -> None:
-        """Validate and set every hyper-parameter of ``_hparam_names`` (all given)."""
+    _configure: Callable[..., None] = _configure_lr
+    """Validate and set every hyper-parameter of ``_hparam_names`` (all given, as keywords);
+    subclasses with more hyper-parameters define their own."""
 
     # -- state ------------------------------------------------------------
     def _state_names(self) -> tuple[str, ...]:
@@ -578,7 +582,7 @@ class Optimizer(ABC):
         if extra:
             raise ConfigError(f"{name}.load_state_dict: state {extra} is not used with "
                               f"{self.hyperparameters()}")
-        checked = {}
+        checked: dict[str, list[np.ndarray]] = {}
         for key in needed:
             if key not in state:
                 raise ConfigError(f"{name}.load_state_dict: missing state {key!r}")
@@ -696,8 +700,8 @@ class SGD(Optimizer):
         return ("velocity",)
 
     def _update(self, i: int, p: Parameter, g: Array) -> None:
-        options = dict(lr=self._lr, momentum=self._momentum, nesterov=self.nesterov,
-                       weight_decay=self.weight_decay, decay=p.decay)
+        options: dict[str, Any] = dict(lr=self._lr, momentum=self._momentum, nesterov=self.nesterov,
+                                       weight_decay=self.weight_decay, decay=p.decay)
         chunks = _in_chunks((p.value, g, self.velocity[i], *self._work[i]))
         if chunks is None:
             sgd_update(p.value, g, self.velocity[i], work=self._work[i], **options)
@@ -793,11 +797,11 @@ class Adam(Optimizer):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
 
     def _update(self, i: int, p: Parameter, g: Array) -> None:
-        options = dict(step=self.step_count, lr=self._lr, beta1=self.betas[0], beta2=self.betas[1],
-                       eps=self.eps, weight_decay=self.weight_decay, decay=p.decay,
-                       decoupled=self._decoupled)
+        options: dict[str, Any] = dict(step=self.step_count, lr=self._lr, beta1=self.betas[0], beta2=self.betas[1],
+                                       eps=self.eps, weight_decay=self.weight_decay, decay=p.decay,
+                                       decoupled=self._decoupled)
         arrays = (p.value, g, self.exp_avg[i], self.exp_avg_sq[i], *self._work[i])
-        if self.amsgrad:
+        if self.max_exp_avg_sq is not None:             # amsgrad
             arrays += (self.max_exp_avg_sq[i],)
         chunks = _in_chunks(arrays)
         for w, g_part, m, v, s1, s2, *v_max in (chunks or [arrays]):
@@ -939,7 +943,7 @@ class RMSprop(Optimizer):
         rmsprop_update(p.value, g, self.square_avg[i], lr=self._lr, alpha=self.alpha,
                        eps=self.eps, momentum=self._momentum, centered=self.centered,
                        weight_decay=self.weight_decay, decay=p.decay,
-                       grad_avg=self.grad_avg[i] if self.centered else None,
+                       grad_avg=self.grad_avg[i] if self.grad_avg is not None else None,
                        momentum_buffer=(self.momentum_buffer[i]
                                         if self.momentum_buffer is not None else None),
                        work=self._work[i])

@@ -7,12 +7,13 @@ non-interactive Agg backend, so no display is needed.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ._atomic import atomic_path
 
 __all__ = ["available", "history_figure", "confusion_figure", "decision_boundary_figure",
            "first_layer_figure", "save_figure"]
@@ -36,15 +37,12 @@ def _pyplot() -> Any:
 
 
 def save_figure(fig: Any, path: str | os.PathLike) -> Path:
-    """Save ``fig`` as PNG at ``path`` via a temporary file and a rename; close it."""
+    """Save ``fig`` as PNG at ``path`` atomically (:func:`ffnn._atomic.atomic_path`); close it."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     finally:
-        Path(tmp).unlink(missing_ok=True)
         _pyplot().close(fig)
     return path
 

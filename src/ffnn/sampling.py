@@ -60,7 +60,7 @@ def train_test_split(n: int, test_fraction: float, seed: Seed = 0,
         extra = np.argsort(-(exact - quotas), kind="stable")[:n_test - quotas.sum()]
         quotas[extra] += 1
     is_test = np.zeros(n, dtype=bool)
-    for members, k in zip(groups, quotas):
+    for members, k in zip(groups, quotas, strict=True):
         is_test[rng.permutation(members)[:k]] = True
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 

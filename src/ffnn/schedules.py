@@ -50,6 +50,11 @@ __all__ = [
 ]
 
 
+def _no_hyperparameters(self: Schedule, **hparams: Any) -> None:
+    if hparams:
+        raise ConfigError(f"{type(self).__name__} takes no hyper-parameters, got {sorted(hparams)}")
+
+
 class Schedule(ABC):
     """Base class: writes ``optimizer.<attribute>`` once per epoch.
 
@@ -131,13 +136,13 @@ class Schedule(ABC):
             raise
         self.epoch, self.value = epoch, value
 
-    def _configure(self, **hparams: Any) -> None:
-        """Validate and set the hyper-parameters of ``_hparam_names`` (all given); writes nothing
-        to the optimizer."""
+    _configure: Callable[..., None] = _no_hyperparameters
+    """Validate and set the hyper-parameters of ``_hparam_names`` (all given, as keywords);
+    writes nothing to the optimizer."""
 
     _extra_state: tuple[str, ...] = ()
 
-    def _load_extra(self, state: dict[str, Any]) -> None:
+    def _load_extra(self, state: dict[str, Any]) -> None:  # noqa: B027  (a hook: most schedules keep no more)
         """Validate and restore the state beyond the hyper-parameters (all or nothing)."""
 
     def __repr__(self) -> str:
@@ -465,7 +470,8 @@ class ReduceLROnPlateau(Schedule):
         name = "ReduceLROnPlateau"
         checked = (check_number(f"{name} factor", factor, low=0.0, high=1.0, low_inclusive=False,
                                 high_inclusive=False),
-                   check_number(f"{name} threshold", threshold, low=0.0), check_int(f"{name} patience", patience, low=0),
+                   check_number(f"{name} threshold", threshold, low=0.0),
+                   check_int(f"{name} patience", patience, low=0),
                    check_choice(f"{name} mode", mode, ("min", "max")),
                    check_choice(f"{name} threshold_mode", threshold_mode, ("rel", "abs")),
                    check_number(f"{name} min_lr", min_lr, low=0.0), check_int(f"{name} cooldown", cooldown, low=0),

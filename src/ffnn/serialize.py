@@ -96,7 +96,8 @@ def write_archive(path: str | os.PathLike[str], header: dict[str, Any], arrays: 
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"the model's metadata must be JSON-serializable: {exc}") from exc
     buf = io.BytesIO()
-    np.savez(buf, **{_HEADER_KEY: np.frombuffer(header_bytes, dtype=np.uint8)}, **arrays)
+    contents: dict[str, Any] = {_HEADER_KEY: np.frombuffer(header_bytes, dtype=np.uint8), **arrays}
+    np.savez(buf, **contents)
     return write_atomic(path, buf.getvalue())
 
 

@@ -41,8 +41,16 @@ from numpy.typing import ArrayLike
 
 from ._typing import Seed
 from ._validation import as_float_array, check_int, check_number, generator_state, make_rng, set_generator_state
-from .callbacks import (Callback, CallbackList, DivergenceGuard, EarlyStopping, EpochPrinter, ProgressBar,
-                        ScheduleStepper, want_progress)
+from .callbacks import (
+    Callback,
+    CallbackList,
+    DivergenceGuard,
+    EarlyStopping,
+    EpochPrinter,
+    ProgressBar,
+    ScheduleStepper,
+    want_progress,
+)
 from .errors import ConfigError, ShapeError
 from .history import History
 from .losses import Loss
@@ -412,7 +420,8 @@ class Trainer:
     def _position(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "batch": self.batch,
                 "order": None if self._order is None else self._order.copy(),
-                "loss_sum": self._loss_sum, "correct": self._correct, "seen": self._seen, "rng": generator_state(self.rng)}
+                "loss_sum": self._loss_sum, "correct": self._correct, "seen": self._seen,
+                "rng": generator_state(self.rng)}
 
     def _set_position(self, position: dict[str, Any]) -> None:
         self.epoch, self.batch = position["epoch"], position["batch"]
@@ -549,7 +558,9 @@ def _checked_position(position: Any, data: _Data | None) -> dict[str, Any]:
     if order is not None:
         order = np.asarray(order)
         n = None if data is None else len(data.X)
-        if order.ndim != 1 or order.dtype.kind not in "iu" or (n is not None and sorted(order.tolist()) != list(range(n))):
+        permutation = order.ndim == 1 and order.dtype.kind in "iu" and (
+            n is None or (len(order) == n and np.array_equal(np.sort(order), np.arange(n))))
+        if not permutation:
             raise ConfigError("training state: the saved sample order is not a permutation of the training samples")
     for key in ("loss_sum", "correct"):
         value = position.get(key)

@@ -185,7 +185,7 @@ def info(name: str) -> str:
                   f"  mirrors: {', '.join(_mnist.mirrors(name))}",
                   f"  cache: {cache_dir() / name}"]
         found, notes = _mnist.locate(name)
-        for filename, path in zip(_mnist.FILES, found):
+        for filename, path in zip(_mnist.FILES, found, strict=True):
             lines.append(f"    {filename}: {f'ok ({path})' if path else 'not downloaded'}")
         lines += [f"    rejected {note}" for note in notes]
     else:

@@ -1,11 +1,11 @@
 """The download cache: where files live, how they are fetched and how they are verified.
 
 A file is fetched from a list of mirrors in order with :mod:`urllib.request`, streamed into a
-temporary file next to its destination, verified, and only then moved into place with
-:func:`os.replace` (an atomic rename). A failed attempt deletes its temporary file and moves
-on to the next mirror; a file already in the cache is used only if it verifies, and is
-replaced only by a download that verifies. So the cache never holds a half-written or
-unverified file under its real name.
+temporary file next to its destination, verified, and only then moved into place with an
+atomic rename (:func:`ffnn._atomic.atomic_file`, with the verification as its ``check``). A
+failed attempt deletes its temporary file and moves on to the next mirror; a file already in
+the cache is used only if it verifies, and is replaced only by a download that verifies. So
+the cache never holds a half-written or unverified file under its real name.
 
 Verification uses the SHA-256 of the *decompressed* content (a gzip file is recognised by its
 magic bytes), which stays the same when a distributor recompresses a file, as Debian does with
@@ -19,13 +19,13 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
+from .._atomic import atomic_file
 from ..errors import DataError
 
 __all__ = ["cache_dir", "fetch", "verify", "content_sha256", "file_md5"]
@@ -136,20 +136,19 @@ def fetch(urls: Sequence[str], dest: str | os.PathLike, sha256: str | None = Non
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
+
+    def check(tmp: Path) -> None:
+        problem = verify(tmp, sha256, md5)
+        if problem is not None:
+            raise _DownloadError(problem)
+
     for url in urls:
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as out:
+            with atomic_file(dest, "wb", check=check) as out:
                 _download(url, out, timeout)
-            problem = verify(tmp, sha256, md5)
-            if problem is None:
-                os.replace(tmp, dest)
-                return dest
-            failures.append(f"{url}: {problem}")
+            return dest
         except _DownloadError as exc:
             failures.append(f"{url}: {exc}")
-        finally:
-            Path(tmp).unlink(missing_ok=True)
     raise DataError(f"could not download {dest.name} into {dest.parent}; every mirror failed:\n  "
                     + "\n  ".join(failures))
 
@@ -158,7 +157,7 @@ class _DownloadError(Exception):
     """One mirror failed; the message says how."""
 
 
-def _download(url: str, out: BinaryIO, timeout: float) -> None:
+def _download(url: str, out: IO[bytes], timeout: float) -> None:
     """Stream the body at ``url`` into the open file ``out``, checking its length."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:

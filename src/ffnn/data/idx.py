@@ -20,12 +20,12 @@ import io
 import math
 import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import numpy as np
 
+from .._atomic import atomic_file
 from ..errors import DataError
 
 __all__ = ["read_idx", "write_idx", "IDX_DTYPES", "MAX_NDIM"]
@@ -158,9 +158,9 @@ def _read_plain(fh: _Reader, label: str) -> np.ndarray:
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     """Write ``array`` to ``path`` in IDX format, gzipped when the name ends in ``.gz``.
 
-    The file is written to a temporary file in the same directory and moved into place with
-    :func:`os.replace`, so ``path`` is never left half-written. Gzip output uses mtime 0, so
-    the same array always gives the same bytes.
+    The file is written atomically (:func:`ffnn._atomic.atomic_file`: a temporary file in the
+    same directory, flushed to disk and renamed onto ``path``), so ``path`` is never left
+    half-written. Gzip output uses mtime 0, so the same array always gives the same bytes.
 
     Raises
     ------
@@ -180,18 +180,11 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
         raise DataError(f"IDX dimensions must be < 2**32, got shape {array.shape}")
     header = bytes([0, 0, codes[native], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     body = np.ascontiguousarray(array, dtype=IDX_DTYPES[codes[native]]).tobytes()
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            if path.name.endswith(".gz"):
-                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-                    gz.write(header)
-                    gz.write(body)
-            else:
-                raw.write(header)
-                raw.write(body)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "wb") as raw:
+        if Path(path).name.endswith(".gz"):
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+                gz.write(header)
+                gz.write(body)
+        else:
+            raw.write(header)
+            raw.write(body)

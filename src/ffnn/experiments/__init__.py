@@ -21,10 +21,10 @@ The modules are imported only when an experiment runs, so listing them is cheap.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import Callable
 
 from ._report import Claim, ExperimentResult
 

@@ -19,7 +19,7 @@ from ..data.features import PLANE_FEATURES
 from ..errors import ConfigError
 
 __all__ = ["ParamError", "DEFAULTS", "LIMITS", "DATASETS", "CLASSIFICATION_SETS",
-           "REGRESSION_SETS", "FEATURES", "ACTIVATION_NAMES", "OPTIMIZERS", "LOSSES",
+           "REGRESSION_SETS", "FEATURES",
            "REGULARIZATIONS", "validate_config", "parse_csv", "options"]
 
 
