@@ -38,6 +38,10 @@ def _temporary_name(path: Path, suffix: str = ".tmp") -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}{suffix}")
 
 
+def _open(path: Path, mode: str) -> IO[Any]:
+    return open(path, "wb") if mode == "wb" else open(path, "w", encoding="utf-8", newline="")
+
+
 @contextmanager
 def atomic_file(path: str | os.PathLike[str], mode: str = "wb", *, fsync: bool = True,
                 check: Check | None = None) -> Iterator[IO[Any]]:
@@ -57,22 +61,11 @@ def atomic_file(path: str | os.PathLike[str], mode: str = "wb", *, fsync: bool =
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_file mode must be 'wb' or 'w', got {mode!r}")
-    target = Path(path)
-    tmp = _temporary_name(target)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        f: IO[Any] = os.fdopen(fd, "wb") if mode == "wb" else os.fdopen(fd, "w", encoding="utf-8", newline="")
-        with f:
-            yield f
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        if check is not None:
-            check(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path, fsync=False, check=check) as tmp, _open(tmp, mode) as f:
+        yield f
+        f.flush()
+        if fsync:
+            os.fsync(f.fileno())
 
 
 @contextmanager

@@ -17,12 +17,9 @@ from .model import Sequential
 
 __all__ = ["mlp", "default_init"]
 
-_RELU_FAMILY = {"relu", "leaky_relu", "prelu", "rrelu", "elu"}
-
-
 def default_init(activation: str) -> str:
-    """He (MSRA) initialization for the ReLU family, Xavier for the others."""
-    return "he" if activation in _RELU_FAMILY else "xavier"
+    """He (MSRA) initialization for the ReLU family, Xavier for the others (the catalogue says which)."""
+    return str(ACTIVATIONS.entry(activation).extra.get("init", "xavier"))
 
 
 def mlp(sizes: Sequence[int], activation: str | Sequence[str] = "relu", *, dropout: float = 0.0,

@@ -167,21 +167,25 @@ def register_layer(cls: type[L.Layer], name: str | None = None, *, replace: bool
     return cls
 
 
+_HE = {"init": "he"}
+"""The ReLU family's default initializer (He/MSRA); the others default to Xavier."""
+
 ACTIVATIONS: Table[type[L.Layer]] = Table("activation", [
-    Entry("relu", L.ReLU, "max(0, x)", build=lambda rng, dtype: L.ReLU()),
+    Entry("relu", L.ReLU, "max(0, x)", build=lambda rng, dtype: L.ReLU(), extra=_HE),
     Entry("tanh", L.Tanh, "tanh(x)", build=lambda rng, dtype: L.Tanh()),
     Entry("sigmoid", L.Sigmoid, "1 / (1 + exp(-x))", ("logistic",), build=lambda rng, dtype: L.Sigmoid()),
-    Entry("leaky_relu", L.LeakyReLU, "x if x > 0 else 0.01 x", build=lambda rng, dtype: L.LeakyReLU()),
+    Entry("leaky_relu", L.LeakyReLU, "x if x > 0 else 0.01 x", build=lambda rng, dtype: L.LeakyReLU(), extra=_HE),
     Entry("prelu", L.PReLU, "x if x > 0 else a x, a learned (starts at 0.25)",
-          build=lambda rng, dtype: L.PReLU(dtype=dtype)),
+          build=lambda rng, dtype: L.PReLU(dtype=dtype), extra=_HE),
     Entry("rrelu", L.RReLU, "x if x >= 0 else a x, a ~ U(1/8, 1/3) in training",
-          build=lambda rng, dtype: L.RReLU(rng=rng)),
-    Entry("elu", L.ELU, "x if x > 0 else exp(x) - 1", build=lambda rng, dtype: L.ELU()),
+          build=lambda rng, dtype: L.RReLU(rng=rng), extra=_HE),
+    Entry("elu", L.ELU, "x if x > 0 else exp(x) - 1", build=lambda rng, dtype: L.ELU(), extra=_HE),
     Entry("softplus", L.Softplus, "log(1 + exp(x))", build=lambda rng, dtype: L.Softplus()),
     Entry("softsign", L.Softsign, "x / (1 + |x|)", build=lambda rng, dtype: L.Softsign()),
     Entry("identity", L.Identity, "x (a linear unit)", ("linear",), build=lambda rng, dtype: L.Identity()),
 ])
-"""Hidden-unit activations by the lower-case names front ends accept."""
+"""Hidden-unit activations by the lower-case names front ends accept (``extra["init"]``: the
+default initializer of the layer before them, when not Xavier)."""
 
 
 def activation(name: str, *, rng: Seed = None, dtype: Any = np.float32) -> L.Layer:

@@ -62,29 +62,19 @@ def __getattr__(name: str) -> Any:
 
 # --- building blocks -----------------------------------------------------------------
 
-def _load_config(path: str | None) -> dict[str, Any]:
-    """The options of a ``--config`` TOML file (top level or a ``[train]`` table)."""
-    import tomllib
-
+def _load_config(path: str | None, what: str = "--config") -> dict[str, Any]:
+    """The options of a TOML file of ``ffnn train`` options (top level or a ``[train]`` table)."""
     from .errors import ConfigError
     if path is None:
         return {}
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"--config file {path!r} does not exist")
+        raise ConfigError(f"{what} file {path!r} does not exist")
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--config {path}: not valid TOML: {exc}") from None
-    table = doc.get("train", doc)
-    known = {f.name for f in fields(TrainConfig)}
-    out = {}
-    for key, value in table.items():
-        name = key.replace("-", "_")
-        if name not in known:
-            raise ConfigError(f"--config {path}: unknown option {key!r}; known: {', '.join(sorted(known))}")
-        out[name] = value
-    return out
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path}: not valid TOML: {exc}") from None
+    return TrainConfig.toml_options(text, source=f"{what} {path}")
 
 
 def model_predict(model: Any, X: np.ndarray) -> np.ndarray:
@@ -186,12 +176,7 @@ def run_training(cfg: TrainConfig, print_fn: Callable[..., None] = print, *,
 
 
 def _config_toml(cfg: TrainConfig, run_dir: Path) -> str:
-    values = asdict(cfg) | {"out": str(run_dir)}
-    text = Recipe.to_toml(cfg.recipe())
-    for key in ("out", "plots", "progress", "checkpoint_every"):
-        if values[key] is not None:
-            text += f"{key} = {json.dumps(values[key])}\n"
-    return text
+    return cfg.replace(out=str(run_dir)).to_toml()
 
 
 def resume_training(run_dir: str | os.PathLike[str], overrides: dict[str, Any] | None = None,
@@ -207,7 +192,7 @@ def resume_training(run_dir: str | os.PathLike[str], overrides: dict[str, Any] |
     if not (state / "recipe.toml").is_file():
         hint = " (it has finished)" if run_dir.is_dir() else ""
         raise ConfigError(f"no unfinished run is kept for {run_dir}{hint}; expected {state / 'recipe.toml'}")
-    values = _load_config(str(state / "recipe.toml"))
+    values = _load_config(str(state / "recipe.toml"), "run state")
     allowed = {"epochs", "plots", "progress", "checkpoint_every"}
     changed = sorted(k for k, v in (overrides or {}).items() if k not in allowed and values.get(k) != v)
     if changed:

@@ -41,7 +41,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -222,12 +222,12 @@ class Recipe:
     # -- round trips ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Every option as a plain dict (JSON-serializable)."""
-        return {f.name: getattr(self, f.name) for f in fields(Recipe)}
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any], *, source: str = "recipe") -> Recipe:
-        """A recipe from a mapping of options (``batch-size`` and ``batch_size`` both work);
-        an unknown key raises :class:`~ffnn.ConfigError` naming the known ones."""
+    def options(cls, values: Mapping[str, Any], *, source: str = "recipe") -> dict[str, Any]:
+        """The options of a mapping by field name (``batch-size`` and ``batch_size`` both work),
+        not yet checked; an unknown key raises :class:`~ffnn.ConfigError` naming the known ones."""
         if not isinstance(values, Mapping):
             raise ConfigError(f"{source}: expected a table of options, got {type(values).__name__}")
         known = {f.name for f in fields(cls)}
@@ -237,7 +237,21 @@ class Recipe:
             if name not in known:
                 raise ConfigError(f"{source}: unknown option {key!r}; known: {', '.join(sorted(known))}")
             options[name] = value
-        return cls(**options)
+        return options
+
+    @classmethod
+    def toml_options(cls, text: str, *, source: str = "TOML") -> dict[str, Any]:
+        """:meth:`options` of TOML text: top-level options or a ``[train]`` table."""
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+        return cls.options(doc.get("train", doc), source=source)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], *, source: str = "recipe") -> Self:
+        """A recipe from a mapping of options (see :meth:`options`), checked."""
+        return cls(**cls.options(values, source=source))
 
     def to_toml(self) -> str:
         """The options as a TOML ``[train]`` table (unset options left out)."""
@@ -248,27 +262,22 @@ class Recipe:
         return "\n".join(lines) + "\n"
 
     @classmethod
-    def from_toml(cls, text: str, *, source: str = "TOML") -> Recipe:
+    def from_toml(cls, text: str, *, source: str = "TOML") -> Self:
         """A recipe from TOML text: top-level options or a ``[train]`` table."""
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-        table = doc.get("train", doc)
-        return cls.from_dict(table, source=source)
+        return cls(**cls.toml_options(text, source=source))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 
     @classmethod
-    def from_json(cls, text: str, *, source: str = "JSON") -> Recipe:
+    def from_json(cls, text: str, *, source: str = "JSON") -> Self:
         try:
             values = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{source}: not valid JSON: {exc}") from None
         return cls.from_dict(values, source=source)
 
-    def replace(self, **changes: Any) -> Recipe:
+    def replace(self, **changes: Any) -> Self:
         """A copy with some options changed (checked again)."""
         return dataclasses.replace(self, **changes)
 

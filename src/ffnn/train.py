@@ -30,11 +30,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -58,7 +58,7 @@ from .model import Sequential
 from .optim import Optimizer
 from .sampling import BatchGatherer, epoch_order, train_test_split
 
-__all__ = ["Trainer", "fit", "evaluate", "History", "Callback", "EarlyStopping", "StepSchedule"]
+__all__ = ["Trainer", "TrainerState", "fit", "evaluate", "History", "Callback", "EarlyStopping", "StepSchedule"]
 
 
 class StepSchedule(Protocol):
@@ -69,6 +69,12 @@ class StepSchedule(Protocol):
 
 Validation = tuple[ArrayLike, ArrayLike] | float | None
 """Held-out data: a pair ``(X_val, y_val)``, a fraction in (0, 1) of the training data, or None."""
+
+TrainerState = dict[str, object]
+"""What :meth:`Trainer.state_dict` returns: JSON values and NumPy arrays under the keys
+``format``, ``version``, ``position`` (epoch, batch, order, running totals, rng),
+``rng_start``, ``model``, ``layers``, ``optimizer``, ``schedules``, ``history``,
+``callbacks`` and ``data`` (a fingerprint of the training data)."""
 
 
 class _InterruptFlag:
@@ -403,13 +409,14 @@ class Trainer:
         return self.history
 
     # -- state --------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> TrainerState:
         """Copies of the weights, the optimizer's and schedules' state and the position."""
         return {"model": self.model.state(), "optimizer": self.optimizer.state_dict(),
                 "schedules": [_schedule_state(s) for s in self.schedules], "position": self._position()}
 
-    def restore(self, snapshot: dict[str, Any]) -> None:
+    def restore(self, snapshot: Mapping[str, object]) -> None:
         """Put back a :meth:`snapshot` (the divergence guard's rollback)."""
+        snapshot = cast(dict[str, Any], snapshot)
         self.model.load_state(snapshot["model"])
         self.optimizer.load_state_dict(snapshot["optimizer"])
         for schedule, saved in zip(self.schedules, snapshot["schedules"], strict=True):
@@ -429,7 +436,7 @@ class Trainer:
         self._loss_sum, self._correct, self._seen = position["loss_sum"], position["correct"], position["seen"]
         set_generator_state(self.rng, position["rng"], "trainer rng")
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> TrainerState:
         """Everything that decides the rest of the run: JSON values and NumPy arrays.
 
         The weights, the optimizer's state, each schedule's state, every random generator
@@ -449,8 +456,9 @@ class Trainer:
             "data": None if data is None else _fingerprint(data),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, object]) -> None:
         """Restore :meth:`state_dict` output; everything is checked first, nothing is half-loaded."""
+        state = cast(dict[str, Any], state)
         if not isinstance(state, dict) or state.get("format") != "ffnn-training":
             raise ConfigError("Trainer.load_state_dict expects the output of Trainer.state_dict()")
         if state.get("version") != 1:
@@ -471,35 +479,27 @@ class Trainer:
         if len(layers) != len(self.model.layers):
             raise ConfigError(f"the checkpoint holds {len(layers)} layers, this model has {len(self.model.layers)}")
         self.model.check_state(state["model"])
-        before = self.state_dict()
+        before = cast(dict[str, Any], self.state_dict())
         try:
-            self.model.load_state(state["model"])
-            for layer, extra in zip(self.model.layers, layers, strict=True):
-                layer.load_extra_state(extra)
-            self.optimizer.load_state_dict(state["optimizer"])
-            for schedule, saved in zip(self.schedules, state["schedules"], strict=True):
-                if saved is not None:
-                    _load_schedule_state(schedule, saved)
-            self.history.load_state_dict(state["history"])
-            for cb, saved in zip(self._user_callbacks, saved_callbacks, strict=True):
-                cb.load_state_dict(saved["state"])
-            self._set_position(_checked_position(state["position"], data))
-            self._rng_start = state["rng_start"]
+            self._apply(state, _checked_position(state["position"], data))
         except BaseException:
-            self._restore_quietly(before)
+            self._apply(before, before["position"])
             raise
+        self._rng_start = state["rng_start"]
         self._partial_record = False
 
-    def _restore_quietly(self, before: dict[str, Any]) -> None:
-        self.model.load_state(before["model"])
-        for layer, extra in zip(self.model.layers, before["layers"], strict=True):
+    def _apply(self, state: dict[str, Any], position: dict[str, Any]) -> None:
+        self.model.load_state(state["model"])
+        for layer, extra in zip(self.model.layers, state["layers"], strict=True):
             layer.load_extra_state(extra)
-        self.optimizer.load_state_dict(before["optimizer"])
-        for schedule, saved in zip(self.schedules, before["schedules"], strict=True):
+        self.optimizer.load_state_dict(state["optimizer"])
+        for schedule, saved in zip(self.schedules, state["schedules"], strict=True):
             if saved is not None:
                 _load_schedule_state(schedule, saved)
-        self.history.load_state_dict(before["history"])
-        self._set_position(before["position"])
+        self.history.load_state_dict(state["history"])
+        for cb, saved in zip(self._user_callbacks, state["callbacks"], strict=True):
+            cb.load_state_dict(saved["state"])
+        self._set_position(position)
 
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write the training state to ``path`` atomically (see :mod:`ffnn.checkpoint`)."""
