@@ -345,3 +345,31 @@ def test_history_is_recorded_before_the_schedules_see_the_epoch():
     history = ffnn.fit(model, losses.SoftmaxCrossEntropy(), opt, X, y, epochs=3, batch_size=5, seed=0,
                        schedule=schedules.StepLR(opt, 1, 0.5), progress=False)
     assert history["lr"] == pytest.approx([0.4, 0.2, 0.1]) and math.isclose(opt.lr, 0.05)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_parameter_outside_the_model_is_guarded_and_checkpointed(tmp_path):
+    # a loss with a learned parameter the optimizer updates but the model does not hold
+    class PushUp(ffnn.Callback):
+        def __init__(self, p, at):
+            self.p, self.at = p, at
+
+        def on_before_step(self, batch):
+            self.p.grad[0] = 1e308 if self.trainer.epoch + 1 >= self.at else -1.0
+
+    X, T = np.ones((4, 1)), np.zeros((4, 1))
+    net = ffnn.Sequential([layers.Linear(1, 1, rng=0, dtype=np.float64)])
+    extra = Parameter(np.zeros(1), name="extra")
+    opt = optim.SGD(net.parameters() + [extra], lr=10.0)
+    trainer = ffnn.Trainer(net, losses.EuclideanLoss(), opt, callbacks=[PushUp(extra, at=3)], batch_size=None)
+    assert trainer.parameters[-1] is extra
+    with pytest.raises(TrainingDivergedError, match="'extra'"):
+        trainer.fit(X, T, epochs=5)
+    assert extra.value[0] == 20.0                      # rolled back to the start of epoch 3
+    # and a checkpoint keeps it, so a resumed run continues with it
+    trainer = ffnn.Trainer(net, losses.EuclideanLoss(), opt, callbacks=[PushUp(extra, at=99)], batch_size=None)
+    trainer.fit(X, T, epochs=1, checkpoint=tmp_path / "c.ckpt")
+    saved = extra.value.copy()
+    extra.value[...] = -5.0
+    trainer.resume(tmp_path / "c.ckpt")
+    np.testing.assert_array_equal(extra.value, saved)

@@ -140,10 +140,11 @@ class CallbackList:
 class DivergenceGuard(Callback):
     """Stops a diverging run: a non-finite batch loss, or weights that stop being finite.
 
-    It keeps a copy of the weights, the optimizer's state and the schedules' state at the
-    start of each epoch (the last state known to be finite); on divergence it puts all three
-    back and raises :class:`~ffnn.TrainingDivergedError` naming the epoch, the batch and the
-    first layer that blew up. The engine skips the update of a batch whose loss is not finite,
+    It keeps a copy of the trained values (the weights, and any other parameter the optimizer
+    updates), the optimizer's state and the schedules' state at the start of each epoch (the
+    last state known to be finite); on divergence it puts all of them back and raises
+    :class:`~ffnn.TrainingDivergedError` naming the epoch, the batch and the first layer (or
+    parameter) that blew up. The engine skips the update of a batch whose loss is not finite,
     so the culprit is diagnosed on the weights that produced it. Weights are checked once per
     epoch (a pass over every parameter); a weight that turns infinite behind a saturating unit
     (tanh(inf) = 1) is caught at the end of that epoch.
@@ -166,12 +167,15 @@ class DivergenceGuard(Callback):
             self._diverged(self.trainer.epoch + 1, batch, f"the loss is {logs['loss']}")
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        if not all(np.isfinite(p.value).all() for p in self.model.parameters()):
+        if not all(np.isfinite(p.value).all() for p in self.trainer.parameters):
             self._diverged(epoch, self._last_batch, "a parameter is no longer finite")
 
     def _diverged(self, epoch: int, batch: int, what: str) -> None:
         trainer = self.trainer
-        culprit = diagnose(self.model, trainer.last_batch, trainer.loss)
+        outside = [p for p in trainer.parameters if not np.isfinite(p.value).all()
+                   and all(p is not q for q in self.model.parameters())]
+        culprit = (f"the parameter {outside[0].name!r} (outside the model)" if outside
+                   else diagnose(self.model, trainer.last_batch, trainer.loss))
         if self._snapshot is not None:
             trainer.restore(self._snapshot)
         raise TrainingDivergedError(

@@ -56,6 +56,7 @@ from .history import History
 from .losses import Loss
 from .model import Sequential
 from .optim import Optimizer
+from .parameter import Parameter
 from .sampling import BatchGatherer, epoch_order, train_test_split
 
 __all__ = ["Trainer", "TrainerState", "fit", "evaluate", "History", "Callback", "EarlyStopping", "StepSchedule"]
@@ -186,6 +187,10 @@ class Trainer:
                  progress: bool | None = False, verbose: bool = False) -> None:
         _check_parts(model, loss, optimizer)
         self.model, self.loss, self.optimizer = model, loss, optimizer
+        model_params = model.parameters()
+        known = {id(p) for p in model_params}
+        self._parameters = model_params + [p for p in optimizer.params if id(p) not in known]
+        self._n_model_parameters = len(model_params)
         if schedules is None:
             self.schedules: list[StepSchedule] = []
         elif isinstance(schedules, Sequence):
@@ -209,6 +214,7 @@ class Trainer:
         self.last_batch: np.ndarray | None = None
         self._order: np.ndarray | None = None
         self._loss_sum, self._correct, self._seen, self._seconds = 0.0, 0.0, 0, 0.0
+        self._last_loss = math.nan
         self._data: _Data | None = None
         self._interrupt = _InterruptFlag(active=False)
         self._partial_record = False
@@ -329,6 +335,7 @@ class Trainer:
         for b in range(self.batch, -(-n // bs)):
             idx = order[b * bs:(b + 1) * bs]
             value, correct = self._step(gather(idx), y[idx], b)
+            self._last_loss = value
             self._loss_sum += value * len(idx) if mean else value
             if correct is not None:
                 self._correct += correct
@@ -351,7 +358,9 @@ class Trainer:
         assert data is not None
         t0 = time.perf_counter()
         mean = self.loss.reduction == "mean"
-        record: dict[str, float] = {"epoch": epoch, "loss": self._loss_sum / self._seen if mean else self._loss_sum}
+        # one batch (full-batch descent): its loss exactly, not value * n / n
+        loss = self._last_loss if self.batch == 1 else self._loss_sum / self._seen if mean else self._loss_sum
+        record: dict[str, float] = {"epoch": epoch, "loss": loss}
         if self.loss.classification:
             record["accuracy"] = self._correct / self._seen
         if data.X_val is not None and data.y_val is not None:
@@ -409,20 +418,32 @@ class Trainer:
         return self.history
 
     # -- state --------------------------------------------------------------------
+    @property
+    def parameters(self) -> list[Parameter]:
+        """Everything training changes: the model's parameters, then any other parameter the
+        optimizer updates (a learned noise level of a user's loss, say)."""
+        return self._parameters
+
+    def _extra_parameters(self) -> list[Parameter]:
+        return self._parameters[self._n_model_parameters:]
+
     def snapshot(self) -> TrainerState:
-        """Copies of the weights, the optimizer's and schedules' state and the position."""
-        return {"model": self.model.state(), "optimizer": self.optimizer.state_dict(),
-                "schedules": [_schedule_state(s) for s in self.schedules], "position": self._position()}
+        """Copies of the trained values (:attr:`parameters`) and of the optimizer's and the
+        schedules' state: what the divergence guard puts back."""
+        return {"values": [p.value.copy() for p in self.parameters], "optimizer": self.optimizer.state_dict(),
+                "schedules": [_schedule_state(s) for s in self.schedules]}
 
     def restore(self, snapshot: Mapping[str, object]) -> None:
-        """Put back a :meth:`snapshot` (the divergence guard's rollback)."""
+        """Put back a :meth:`snapshot` (the divergence guard's rollback); the epoch in progress
+        starts over at its next batch with a new order."""
         snapshot = cast(dict[str, Any], snapshot)
-        self.model.load_state(snapshot["model"])
+        for p, value in zip(self.parameters, snapshot["values"], strict=True):
+            np.copyto(p.value, value)
         self.optimizer.load_state_dict(snapshot["optimizer"])
         for schedule, saved in zip(self.schedules, snapshot["schedules"], strict=True):
             if saved is not None:
                 _load_schedule_state(schedule, saved)
-        self._set_position(snapshot["position"])
+        self.batch, self._order = 0, None
 
     def _position(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "batch": self.batch,
@@ -448,7 +469,8 @@ class Trainer:
         return {
             "format": "ffnn-training", "version": 1,
             "position": self._position(), "rng_start": self._rng_start,
-            "model": self.model.state(), "layers": [layer.extra_state() for layer in self.model.layers],
+            "model": self.model.state(), "extra_parameters": [p.value.copy() for p in self._extra_parameters()],
+            "layers": [layer.extra_state() for layer in self.model.layers],
             "optimizer": self.optimizer.state_dict(),
             "schedules": [_schedule_state(s) for s in self.schedules],
             "history": self.history.state_dict(),
@@ -479,6 +501,10 @@ class Trainer:
         if len(layers) != len(self.model.layers):
             raise ConfigError(f"the checkpoint holds {len(layers)} layers, this model has {len(self.model.layers)}")
         self.model.check_state(state["model"])
+        extra = state.get("extra_parameters", [])
+        if not isinstance(extra, list) or [np.shape(v) for v in extra] != [p.shape for p in self._extra_parameters()]:
+            raise ConfigError("the checkpoint's parameters outside the model do not match this optimizer's "
+                              f"({[p.name for p in self._extra_parameters()]})")
         before = cast(dict[str, Any], self.state_dict())
         try:
             self._apply(state, _checked_position(state["position"], data))
@@ -490,6 +516,8 @@ class Trainer:
 
     def _apply(self, state: dict[str, Any], position: dict[str, Any]) -> None:
         self.model.load_state(state["model"])
+        for p, value in zip(self._extra_parameters(), state.get("extra_parameters", []), strict=True):
+            np.copyto(p.value, value)
         for layer, extra in zip(self.model.layers, state["layers"], strict=True):
             layer.load_extra_state(extra)
         self.optimizer.load_state_dict(state["optimizer"])

@@ -14,7 +14,8 @@ The exercise's step-by-step gradients for one sample (column vectors):
 
 summed over the batch and divided by N. With weight decay ``lambda``, the loss gains
 ``lambda/2 (||W1||^2 + ||W2||^2)`` and the gradients ``+ lambda W``; one gradient-descent
-step ``W <- W - eta (dE/dW + lambda W)`` must equal ``SGD(lr=eta, weight_decay=lambda).step()``.
+step ``W <- W - eta (dE/dW + lambda W)`` must equal one step of the engine (``ffnn.Trainer.step``:
+forward, backward, ``SGD(lr=eta, weight_decay=lambda).step()``).
 
 Verified on real ``mnist-5k`` digits (D = 784) in float64: the formula gradients equal the
 library's backprop (``Sequential([Linear(784, 7, bias=False), Sigmoid(), Linear(7, 10,
@@ -32,6 +33,7 @@ import numpy as np
 from .. import layers, losses, optim
 from ..gradcheck import gradcheck
 from ..model import Sequential
+from ..train import Trainer
 from ._figures import pyplot
 from ._report import Report
 
@@ -52,7 +54,7 @@ def formula_gradients(W1: np.ndarray, W2: np.ndarray, X: np.ndarray, labels: np.
     """The exercise's formulas, sample by sample, averaged over the batch."""
     gW1, gW2 = np.zeros_like(W1), np.zeros_like(W2)
     loss = 0.0
-    for x, label in zip(X, labels):
+    for x, label in zip(X, labels, strict=True):
         x = x[:, None]                                   # (D, 1)
         t = np.zeros((10, 1))
         t[label] = 1.0
@@ -75,17 +77,17 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     n = 8 if quick else 32
     X, labels, source = load_digits(n, seed)
     D, H, K = X.shape[1], 7, 10
-    net = Sequential([layers.Linear(D, H, bias=False, init="xavier_normal", rng=seed, dtype=np.float64),
-                      layers.Sigmoid(),
-                      layers.Linear(H, K, bias=False, init="xavier_normal", rng=seed + 1, dtype=np.float64)])
-    W1, W2 = net[0].weight.value.copy(), net[2].weight.value.copy()
+    first = layers.Linear(D, H, bias=False, init="xavier_normal", rng=seed, dtype=np.float64)
+    second = layers.Linear(H, K, bias=False, init="xavier_normal", rng=seed + 1, dtype=np.float64)
+    net = Sequential([first, layers.Sigmoid(), second])
+    W1, W2 = first.weight.value.copy(), second.weight.value.copy()
     rep.say(f"network {D}-{H}-{K}, logistic hidden units, softmax output, no biases; {n} {source}")
 
     loss_f, gW1_f, gW2_f = formula_gradients(W1, W2, X, labels)
     ce = losses.SoftmaxCrossEntropy()
     loss_l = ce.forward(net.forward(X), labels)
     net.backward(ce.backward(), input_grad=False)
-    gW1_l, gW2_l = net[0].weight.grad.copy(), net[2].weight.grad.copy()
+    gW1_l, gW2_l = first.weight.grad.copy(), second.weight.grad.copy()
 
     def rel(a, b):
         return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
@@ -106,11 +108,14 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     lam, eta = 0.01, 0.5
     hand = [W1 - eta * (gW1_f + lam * W1), W2 - eta * (gW2_f + lam * W2)]
     opt = optim.SGD(net.parameters(), lr=eta, weight_decay=lam)
-    opt.step()
-    after = [net[0].weight.value, net[2].weight.value]
-    wd_err = max(float(np.abs(a - h).max()) for a, h in zip(after, hand))
-    # the decayed loss's finite-difference gradient is dE/dW + lambda W
-    E_dec = lambda A, B: formula_gradients(A, B, X, labels)[0] + lam / 2 * (np.sum(A ** 2) + np.sum(B ** 2))
+    Trainer(net, ce, opt, batch_size=None, shuffle=False).step(X, labels)   # forward, backward, opt.step()
+    after = [first.weight.value, second.weight.value]
+    wd_err = max(float(np.abs(a - h).max()) for a, h in zip(after, hand, strict=True))
+
+    def E_dec(A, B):
+        """The decayed loss; its finite-difference gradient is dE/dW + lambda W."""
+        return formula_gradients(A, B, X, labels)[0] + lam / 2 * (np.sum(A ** 2) + np.sum(B ** 2))
+
     i, j, h = 3, 5, 1e-6
     A1, A2 = W2.copy(), W2.copy()
     A1[i, j] += h

@@ -13,22 +13,28 @@ Course claims (Bishop 5.2; Tsinghua "MLP" slides). With ``N`` samples, ``D`` out
 
 Verified (float64): a linear model (library ``Linear(3, 2)``) on synthetic data with noise
 std 0.3 is fitted by *numerically* minimising the Gaussian negative log-likelihood over
-``(w, ln sigma)`` jointly (``ffnn.optim.Adam`` with the gradient from ``EuclideanLoss``'s
-backward scaled by ``1/sigma^2``); the result equals numpy's least squares and the closed-form
-``sigma^2_ML`` to 1e-6, and minimising over ``w`` at three fixed sigmas gives the same ``w``.
-The categorical log-likelihood computed as a product of probabilities equals ``-N`` times
-``SoftmaxCrossEntropy``.
+``(w, ln sigma)`` jointly (full-batch ``ffnn.optim.Adam`` through the engine ``ffnn.Trainer``
+on the loss :class:`GaussianNLL`: ``EuclideanLoss``'s gradient scaled by ``1/sigma^2``, and
+the gradient of the learned ``ln sigma``); the result equals numpy's least squares and the
+closed-form ``sigma^2_ML`` to 1e-6, and minimising over ``w`` at three fixed sigmas gives the
+same ``w``. The categorical log-likelihood computed as a product of probabilities equals
+``-N`` times ``SoftmaxCrossEntropy``.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .. import layers, losses, optim
+from ..errors import TrainingDivergedError
 from ..model import Sequential
 from ..parameter import Parameter
+from ..schedules import LambdaLR
+from ..train import Trainer
 from ._figures import pyplot
 from ._report import Report
 
@@ -40,23 +46,54 @@ def gaussian_nll(model, log_sigma: float, X, T) -> float:
     return float(0.5 * np.sum(R ** 2) / s2 + 0.5 * N * D * np.log(2 * np.pi * s2))
 
 
-def minimise(model, X, T, log_sigma: Parameter | None, fixed_log_sigma: float, steps: int, lr: float):
-    """Adam on the mean Gaussian NLL (per sample) over the model's weights (and ln sigma)."""
-    N, D = T.shape
-    mse = losses.EuclideanLoss()                     # mean_n 1/2 ||y_n - t_n||^2
-    params = model.parameters() + ([log_sigma] if log_sigma is not None else [])
+class GaussianNLL(losses.Loss):
+    """The Gaussian negative log-likelihood per sample, ``-ln L / N``, with ``ln sigma`` learned or fixed.
+
+    With ``E = (1/N) sum_n 1/2 ||y_n - t_n||^2`` (:class:`~ffnn.losses.EuclideanLoss`), ``D``
+    outputs and ``s2 = sigma^2 = exp(2 ln sigma)``::
+
+        -ln L / N               = E / s2 + (D/2) ln(2 pi s2)
+        d(-ln L / N)/dy_n       = (dE/dy_n) / s2 = (y_n - t_n) / (N s2)
+        d(-ln L / N)/d ln sigma = -2 E / s2 + D        (zero at s2 = 2E / D = sigma^2_ML)
+
+    ``backward`` returns the first gradient and, when ``log_sigma`` is a :class:`Parameter`
+    (shape (1,)), writes the second to ``log_sigma.grad``: give that parameter to the optimizer
+    together with the model's, and each step of the engine updates both. A float ``log_sigma``
+    is held fixed.
+    """
+
+    def __init__(self, log_sigma: Parameter | float) -> None:
+        super().__init__("mean")
+        self.log_sigma = log_sigma
+        self._squares = losses.EuclideanLoss()      # E = mean_n 1/2 ||y_n - t_n||^2
+        self._E, self._s2 = 0.0, 1.0
+
+    def forward(self, output: np.ndarray, target: Any) -> float:
+        ls = self.log_sigma.value[0] if isinstance(self.log_sigma, Parameter) else self.log_sigma
+        self._s2 = np.exp(2 * ls)
+        self._E = self._squares.forward(output, target)
+        D = output.shape[1]
+        return float(self._E / self._s2 + 0.5 * D * np.log(2 * np.pi * self._s2))
+
+    def backward(self) -> np.ndarray:
+        grad = self._squares.backward() / self._s2
+        if isinstance(self.log_sigma, Parameter):
+            self.log_sigma.grad[0] = -2 * self._E / self._s2 + grad.shape[1]
+        return grad
+
+
+def minimise(model, X, T, log_sigma: Parameter | float, steps: int, lr: float) -> None:
+    """Full-batch Adam on the mean Gaussian NLL (per sample) over the model's weights (and ln sigma).
+
+    One engine epoch is one step; the learning rate drops to ``lr / 10`` for the steps after the
+    first 70 % (a :class:`~ffnn.schedules.LambdaLR`, stepped once per epoch) for a precise optimum.
+    """
+    params = model.parameters() + ([log_sigma] if isinstance(log_sigma, Parameter) else [])
     opt = optim.Adam(params, lr=lr)
-    for i in range(steps):
-        ls = log_sigma.value[0] if log_sigma is not None else fixed_log_sigma
-        s2 = np.exp(2 * ls)
-        E = mse.forward(model.forward(X), T)
-        # NLL/N = E / s2 + (D/2) ln(2 pi s2);  d/dy = dE/dy / s2;  d/d ln s = -2E/s2 + D
-        model.backward(mse.backward() / s2, input_grad=False)
-        if log_sigma is not None:
-            log_sigma.grad[0] = -2 * E / s2 + D
-        if i > steps * 0.7:                          # anneal for a precise optimum
-            opt.lr = lr * 0.1
-        opt.step()
+    anneal = LambdaLR(opt, lambda t: 0.1 if t > steps * 0.7 else 1.0)     # the factor for step t (from 0)
+    trainer = Trainer(model, GaussianNLL(log_sigma), opt, schedules=[anneal], batch_size=None, shuffle=False)
+    with contextlib.suppress(TrainingDivergedError):     # rolled back to the last finite step: judged as is
+        trainer.fit(X, T, epochs=steps)
 
 
 def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=print,
@@ -75,10 +112,12 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     sigma2_closed = float(np.sum(R ** 2) / (N * D))
 
     steps = 3000 if quick else 6000
-    model = Sequential([layers.Linear(Din, D, init="zeros", dtype=np.float64)])
+    linear = layers.Linear(Din, D, init="zeros", dtype=np.float64)
+    assert linear.bias is not None
+    model = Sequential([linear])
     log_sigma = Parameter(np.zeros(1), name="log_sigma", decay=False)
-    minimise(model, X, T, log_sigma, 0.0, steps, lr=0.02)
-    W_num, b_num = model[0].weight.value, model[0].bias.value
+    minimise(model, X, T, log_sigma, steps, lr=0.02)
+    W_num, b_num = linear.weight.value, linear.bias.value
     sigma2_num = float(np.exp(2 * log_sigma.value[0]))
     w_err = max(float(np.abs(W_num - W_ls).max()), float(np.abs(b_num - b_ls).max()))
     s_err = abs(sigma2_num - sigma2_closed) / sigma2_closed
@@ -90,9 +129,10 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
 
     ws = []
     for fixed in (0.1, 1.0, 5.0):
-        m = Sequential([layers.Linear(Din, D, init="zeros", dtype=np.float64)])
-        minimise(m, X, T, None, float(np.log(fixed)), steps, lr=0.02)
-        ws.append(np.concatenate([m[0].weight.value.ravel(), m[0].bias.value]))
+        lin = layers.Linear(Din, D, init="zeros", dtype=np.float64)
+        assert lin.bias is not None
+        minimise(Sequential([lin]), X, T, float(np.log(fixed)), steps, lr=0.02)
+        ws.append(np.concatenate([lin.weight.value.ravel(), lin.bias.value]))
     spread = max(float(np.abs(w - np.concatenate([W_ls.ravel(), b_ls])).max()) for w in ws)
     rep.claim("the weights w_ML do not depend on sigma (sigma only scales the sum-of-squares)",
               spread < 1e-6,

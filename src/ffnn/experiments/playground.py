@@ -36,15 +36,19 @@ Verified, on the Playground sets (``ffnn.data.load``: 500 points, half for train
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from .. import data, losses, optim
 from ..builder import mlp
+from ..errors import TrainingDivergedError
+from ..model import Sequential
+from ..train import Trainer
 from ._figures import decision_boundary, pyplot
 from ._report import Report
-from ._train import full_batch
 
 LRS = (0.03, 1.0)
 L2_RATES = (0.01, 0.1, 1.0)
@@ -56,23 +60,31 @@ def _set(name: str, seed: int):
 
 
 def train_sgd(X, y, sizes, lr, l2, epochs, seed):
-    """Playground-style SGD (batch 10); returns the net and the full training loss after each epoch."""
+    """Playground-style SGD (batch 10); returns the net and the full training loss after each epoch.
+
+    The engine runs the epochs one at a time (each a new permutation of the training points, drawn
+    from ``default_rng(seed)``); the curve is the loss of the whole training set after each
+    epoch (not the engine's mean of the batch losses during it). A run that diverges is rolled
+    back to the start of that epoch and its curve ends there.
+    """
     net = mlp(sizes, "tanh", seed=seed, dtype=np.float64)
     loss = losses.BinaryCrossEntropy()
-    opt = optim.SGD(net.parameters(), lr=lr, weight_decay=l2)
+    trainer = Trainer(net, loss, optim.SGD(net.parameters(), lr=lr, weight_decay=l2), batch_size=10, seed=seed)
     t = y[:, None].astype(np.float64)
-    rng = np.random.default_rng(seed)
     curve = []
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(epochs):
-            order = rng.permutation(len(X))
-            for s in range(0, len(X), 10):
-                idx = order[s:s + 10]
-                loss.forward(net.forward(X[idx]), t[idx])
-                net.backward(loss.backward(), input_grad=False)
-                opt.step()
+            try:
+                trainer.run_epoch(X, t)
+            except TrainingDivergedError:
+                break
             curve.append(loss.forward(net.forward(X), t))
     return net, np.array(curve)
+
+
+def probability(net: Sequential) -> Callable[[np.ndarray], np.ndarray]:
+    """``x -> P(class 1 | x) = sigma(net(x))`` for a network with one logit output."""
+    return lambda G: 1 / (1 + np.exp(-net.forward(G)[:, 0]))
 
 
 def accuracy(net, X, y) -> float:
@@ -91,7 +103,7 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     sizes = [2, 4, 2, 1]
 
     # 1. learning rate 0.03 vs 1 on circle.
-    lr_runs = {lr: [] for lr in LRS}
+    lr_runs: dict[float, list[tuple[Sequential, np.ndarray, float, float]]] = {lr: [] for lr in LRS}
     for s in seeds:
         X, y, Xt, yt = _set("circle", s)
         for lr in LRS:
@@ -115,7 +127,7 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
               f"lr 0.03 {np.mean([c[-1] for _, c, _, _ in lr_runs[0.03]]):.3f} ({epochs} epochs)")
 
     # 2. L2 rate 0.01 / 0.1 / 1 on circle.
-    l2_runs = {r: [] for r in L2_RATES}
+    l2_runs: dict[float, list[tuple[Sequential, np.ndarray, float, float, float]]] = {r: [] for r in L2_RATES}
     majority = []
     for s in seeds:
         X, y, Xt, yt = _set("circle", s)
@@ -136,25 +148,28 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     norm1 = max(v[4] for v in l2_runs[1.0])
     rep.claim("L2 rate 1 underfits: training accuracy no better than the majority class (~0.5 chance), "
               "weights ~0",
-              all(a <= m + 0.01 for a, m in zip(acc1, majority)) and norm1 < 1e-3,
+              all(a <= m + 0.01 for a, m in zip(acc1, majority, strict=True)) and norm1 < 1e-3,
               "training accuracy per seed "
-              + ", ".join(f"{a:.3f} (majority {m:.3f})" for a, m in zip(acc1, majority))
+              + ", ".join(f"{a:.3f} (majority {m:.3f})" for a, m in zip(acc1, majority, strict=True))
               + f"; largest ||W|| {norm1:.1e}")
     norms = [mean[r]["norm"] for r in L2_RATES]
     rep.claim("the weights shrink as the L2 rate grows (mean ||W|| for 0.01 > 0.1 > 1)",
               norms[0] > norms[1] > norms[2],
-              ", ".join(f"rate {r:g}: {n:.3g}" for r, n in zip(L2_RATES, norms)))
+              ", ".join(f"rate {r:g}: {n:.3g}" for r, n in zip(L2_RATES, norms, strict=True)))
 
     # 3. spiral: one hidden layer of 8 vs two.
     steps = 1000 if quick else 2000
     sp_seeds = [seed * 100 + k for k in range(3 if quick else 5)]
-    spiral = {"2-8-1": [], "2-8-8-1": []}
+    spiral: dict[str, list[tuple[Sequential, list[float], float, float]]] = {"2-8-1": [], "2-8-8-1": []}
     for s in sp_seeds:
         X, y, Xt, yt = _set("spiral", s)
         for arch, sz in (("2-8-1", [2, 8, 1]), ("2-8-8-1", [2, 8, 8, 1])):
             net = mlp(sz, "tanh", seed=s, dtype=np.float64)
-            curve = full_batch(net, losses.BinaryCrossEntropy(), optim.Adam(net.parameters(), lr=0.01),
-                               X, y[:, None].astype(np.float64), steps, record_every=10)
+            trainer = Trainer(net, losses.BinaryCrossEntropy(), optim.Adam(net.parameters(), lr=0.01),
+                              batch_size=None, shuffle=False)
+            with contextlib.suppress(TrainingDivergedError):    # rolled back to the last finite step
+                trainer.fit(X, y[:, None].astype(np.float64), epochs=steps)     # one epoch = one Adam step
+            curve = [r["loss"] for r in trainer.history.records[::10]]         # the loss before every 10th step
             spiral[arch].append((net, curve, accuracy(net, X, y), accuracy(net, Xt, yt)))
     sp = {a: float(np.mean([v[3] for v in runs])) for a, runs in spiral.items()}
     sp_train = {a: float(np.mean([v[2] for v in runs])) for a, runs in spiral.items()}
@@ -168,7 +183,6 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
 
     plt = pyplot(out_dir, print_fn)
     if plt is not None:
-        sig = lambda v: 1 / (1 + np.exp(-v))
         X, y, _, _ = _set("circle", seeds[0])
         Xs, ys, _, _ = _set("spiral", sp_seeds[0])
         panels = [(lr_runs[lr][0][0], X, y, f"circle, lr {lr:g} (train acc {lr_runs[lr][0][2]:.2f})")
@@ -177,28 +191,28 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
         panels += [(l2_runs[r][0][0], X, y, f"circle, L2 rate {r:g} (train acc {l2_runs[r][0][2]:.2f})")
                    for r in L2_RATES]
         fig, axes = plt.subplots(2, 4, figsize=(13, 6.5))
-        for ax, (net, A, b, text) in zip(axes.ravel(), panels):
-            decision_boundary(ax, lambda G, net=net: sig(net.forward(G)[:, 0]), A, b, text)
+        for ax, (net, A, b, text) in zip(axes.ravel(), panels, strict=False):     # 7 panels, 8 axes
+            decision_boundary(ax, probability(net), A, b, text)
         axes[1, 3].axis("off")
         rep.figure(fig, "playground_boundaries.png")
 
         fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
-        for lr, color in zip(LRS, ("tab:blue", "tab:red")):
+        for lr, color in zip(LRS, ("tab:blue", "tab:red"), strict=True):
             for k, (_, c, _, _) in enumerate(lr_runs[lr]):
                 axes[0].plot(range(1, len(c) + 1), c, color=color, alpha=0.7,
                              label=f"lr {lr:g}" if k == 0 else None)
         axes[0].set_title("circle: training loss, lr 0.03 vs 1 (every seed)", fontsize=9)
-        for r, color in zip(L2_RATES, ("tab:green", "tab:orange", "tab:purple")):
-            for k, v in enumerate(l2_runs[r]):
-                axes[1].plot(range(1, len(v[1]) + 1), v[1], color=color, alpha=0.7,
+        for r, color in zip(L2_RATES, ("tab:green", "tab:orange", "tab:purple"), strict=True):
+            for k, (_, c, *_) in enumerate(l2_runs[r]):
+                axes[1].plot(range(1, len(c) + 1), c, color=color, alpha=0.7,
                              label=f"L2 {r:g}" if k == 0 else None)
         axes[1].set_title("circle: training loss by L2 rate (lr 0.03)", fontsize=9)
-        for arch, color in zip(spiral, ("tab:gray", "tab:blue")):
-            for k, v in enumerate(spiral[arch]):
-                axes[2].plot(np.arange(len(v[1])) * 10, v[1], color=color, alpha=0.7,
+        for arch, color in zip(spiral, ("tab:gray", "tab:blue"), strict=True):
+            for k, (_, curve, *_) in enumerate(spiral[arch]):
+                axes[2].plot(np.arange(len(curve)) * 10, curve, color=color, alpha=0.7,
                              label=arch if k == 0 else None)
         axes[2].set_title("spiral: training loss, one vs two hidden layers", fontsize=9)
-        for ax, xl in zip(axes, ("epoch", "epoch", "Adam step")):
+        for ax, xl in zip(axes, ("epoch", "epoch", "Adam step"), strict=True):
             ax.set_xlabel(xl)
             ax.legend(fontsize=7)
         rep.figure(fig, "playground_losses.png")

@@ -33,15 +33,19 @@ to 1e-6: they differ only by the rounding of the two formulas).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from .. import data, losses, optim
 from ..builder import mlp
+from ..errors import TrainingDivergedError
+from ..model import Sequential
+from ..train import Trainer
 from ._figures import decision_boundary, pyplot
 from ._report import Report
-from ._train import full_batch
 
 SIZES = [2, 32, 32, 1]
 
@@ -56,10 +60,17 @@ def noisy_circle(seed: int, rate: float):
 
 
 def train(X, y, loss, seed: int, steps: int):
+    """A 2-32-32-1 tanh network fitted by ``steps`` full-batch Adam steps (one engine epoch each)."""
     net = mlp(SIZES, "tanh", seed=seed, dtype=np.float64)
-    full_batch(net, loss, optim.Adam(net.parameters(), lr=0.02), X, y[:, None].astype(np.float64),
-               steps, record_every=steps)
+    trainer = Trainer(net, loss, optim.Adam(net.parameters(), lr=0.02), batch_size=None, shuffle=False)
+    with contextlib.suppress(TrainingDivergedError):     # rolled back to the last finite step: judged as is
+        trainer.fit(X, y[:, None].astype(np.float64), epochs=steps)
     return net
+
+
+def probability(net: Sequential) -> Callable[[np.ndarray], np.ndarray]:
+    """``x -> P(class 1 | x) = sigma(net(x))`` for a network with one logit output."""
+    return lambda G: 1 / (1 + np.exp(-net.forward(G)[:, 0]))
 
 
 def accuracy(net, X, y) -> float:
@@ -89,8 +100,8 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     worst = []
     logits = np.array([[-1e3], [-100.0], [-30.0], [-5.0], [0.0], [5.0]])
     for eps in (0.05, 0.1, 0.2, 0.4):
-        per = np.array([losses.RobustBinaryCrossEntropy(eps, reduction="sum").forward(l[None], [[1]])
-                        for l in logits])
+        per = np.array([losses.RobustBinaryCrossEntropy(eps, reduction="sum").forward(z_n[None], [[1]])
+                        for z_n in logits])
         worst.append((eps, float(per.max()), float(-np.log(eps)), float(-np.log(eps) - per[2])))
     bce_30 = losses.BinaryCrossEntropy(reduction="sum").forward(np.array([[-30.0]]), [[1]])
     excess = max(m - b for _, m, b, _ in worst)
@@ -106,8 +117,9 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     rates = [0.0, 0.2, 0.3] if quick else [0.0, 0.1, 0.2, 0.3, 0.4]
     seeds = [seed * 100 + k for k in range(3 if quick else 5)]
     steps = 1000 if quick else 2000
-    acc = {r: {"plain": [], "robust": [], "plain_train": [], "robust_train": []} for r in rates}
-    examples = {}
+    acc: dict[float, dict[str, list[float]]] = {
+        r: {"plain": [], "robust": [], "plain_train": [], "robust_train": []} for r in rates}
+    examples: dict[tuple[float, str], tuple[Sequential, np.ndarray, np.ndarray, np.ndarray]] = {}
     for r in rates:
         for s in seeds:
             X, y, Xt, yt, flip = noisy_circle(s, r)
@@ -146,21 +158,20 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
 
     plt = pyplot(out_dir, print_fn)
     if plt is not None:
-        sig = lambda v: 1 / (1 + np.exp(-v))
         r_show = max(rates)
         fig, axes = plt.subplots(1, 4, figsize=(15, 3.5))
         for kind in ("plain", "robust"):
-            m = [mean[r][kind] for r in rates]
+            means = [mean[r][kind] for r in rates]
             sd = [float(np.std(acc[r][kind])) for r in rates]
-            axes[0].errorbar(rates, m, yerr=sd, marker="o", capsize=3,
+            axes[0].errorbar(rates, means, yerr=sd, marker="o", capsize=3,
                              label="BCE" if kind == "plain" else "robust BCE, eps = rate")
         axes[0].set_xlabel("fraction of flipped training labels")
         axes[0].set_ylabel("clean test accuracy")
         axes[0].legend(fontsize=7)
         axes[0].set_title(f"mean +- std over {len(seeds)} seeds", fontsize=9)
-        for ax, kind in zip(axes[1:3], ("plain", "robust")):
+        for ax, kind in zip(axes[1:3], ("plain", "robust"), strict=True):
             net, X, y, flip = examples[(r_show, kind)]
-            decision_boundary(ax, lambda G, net=net: sig(net.forward(G)[:, 0]), X, y,
+            decision_boundary(ax, probability(net), X, y,
                               f"{kind}, {r_show:.0%} flipped (rings: flipped)")
             ax.scatter(X[flip, 0], X[flip, 1], facecolors="none", edgecolors="k", s=30, linewidths=0.6)
         zz = np.linspace(-10, 10, 400)[:, None]

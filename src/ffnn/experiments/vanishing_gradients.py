@@ -25,9 +25,10 @@ import numpy as np
 
 from .. import losses, optim
 from ..builder import mlp
+from ..errors import TrainingDivergedError
+from ..train import Trainer
 from ._figures import pyplot
 from ._report import Report
-from ._train import minibatch
 
 SETUPS = {"sigmoid": ("sigmoid", "xavier"), "tanh": ("tanh", "xavier"), "relu": ("relu", "he")}
 
@@ -44,7 +45,7 @@ def layer_norms(model, loss, X, y) -> list[float]:
     loss.forward(model.forward(X), y)
     model.backward(loss.backward(), input_grad=False)
     linears = [layer for layer in model.layers if hasattr(layer, "weight")]
-    return [float(np.linalg.norm(l.bias.grad)) for l in linears[:-1]]   # the six hidden layers
+    return [float(np.linalg.norm(layer.bias.grad)) for layer in linears[:-1]]   # the six hidden layers
 
 
 def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=print,
@@ -58,10 +59,14 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
         model = mlp([784] + [30] * 6 + [10], act, init=init, seed=seed, dtype=np.float32)
         loss = losses.SoftmaxCrossEntropy()
         opt = optim.SGD(model.parameters(), lr=0.1 if act != "sigmoid" else 0.5)
+        trainer = Trainer(model, loss, opt, batch_size=32, seed=seed)
         norms = [layer_norms(model, loss, Xm, ym)]
-        rng = np.random.default_rng(seed)
         for _ in range(epochs):
-            minibatch(model, loss, opt, X, y, 1, 32, rng)
+            try:
+                trainer.run_epoch(X, y)               # one epoch of shuffled minibatch SGD
+            except TrainingDivergedError as err:      # rolled back to the epoch's start: the norms so far
+                rep.say(f"{label}: {err}")
+                break
             norms.append(layer_norms(model, loss, Xm, ym))
         history[label] = np.array(norms)
         ratios = history[label][:, -1] / history[label][:, 0]
@@ -75,16 +80,16 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
               sig[0] > 100 and sig.min() > 10,
               f"||db_6|| / ||db_1|| = {sig[0]:.3g} at init, min over {epochs} epochs {sig.min():.3g}")
     rep.claim("ReLU (He init): the ratio stays much closer to 1",
-              0.1 <= rel.min() and rel.max() <= 10,
+              rel.min() >= 0.1 and rel.max() <= 10,
               f"||db_6|| / ||db_1|| = {rel[0]:.3g} at init, range over training [{rel.min():.3g}, "
               f"{rel.max():.3g}]; tanh at init {tanh[0]:.3g}")
 
     plt = pyplot(out_dir, print_fn)
     if plt is not None:
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
-        for ax, (label, norms) in zip(axes, history.items()):
-            for e, row in enumerate(norms):
-                ax.semilogy(range(1, 7), row, "o-", alpha=0.4 + 0.6 * e / max(len(norms) - 1, 1),
+        for ax, (label, per_epoch) in zip(axes, history.items(), strict=True):
+            for e, row in enumerate(per_epoch):
+                ax.semilogy(range(1, 7), row, "o-", alpha=0.4 + 0.6 * e / max(len(per_epoch) - 1, 1),
                             label=f"epoch {e}")
             ax.set_xlabel("hidden layer")
             ax.set_title(f"{label}: ||dE/db_l||", fontsize=9)

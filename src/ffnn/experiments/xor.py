@@ -26,11 +26,12 @@ import numpy as np
 
 from .. import layers, losses, optim
 from ..builder import mlp
+from ..errors import TrainingDivergedError
 from ..linear_models import Adaline, ConvergenceWarning, LogisticRegression, Perceptron
 from ..model import Sequential
+from ..train import Trainer
 from ._figures import decision_boundary, pyplot
 from ._report import Report
-from ._train import full_batch
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 T = np.array([0, 1, 1, 0])
@@ -38,10 +39,10 @@ T = np.array([0, 1, 1, 0])
 
 def hand_set_relu_net() -> Sequential:
     """The slides' ReLU network with V = [[1,1],[1,1]], c = [0,-1], w = [1,-2], b = 0 (float64)."""
-    hidden = layers.Linear(2, 2, dtype=np.float64)
+    hidden, out = layers.Linear(2, 2, dtype=np.float64), layers.Linear(2, 1, dtype=np.float64)
+    assert hidden.bias is not None and out.bias is not None          # Linear has a bias by default
     hidden.weight.value[...] = [[1, 1], [1, 1]]
     hidden.bias.value[...] = [0, -1]
-    out = layers.Linear(2, 1, dtype=np.float64)
     out.weight.value[...] = [[1, -2]]
     out.bias.value[...] = [0]
     return Sequential([hidden, layers.ReLU(), out])
@@ -69,16 +70,22 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     # 2-2-1 tanh network, BCE on the logit, full-batch gradient descent with momentum.
     n_init = 5
     steps = 1500 if quick else 3000
-    solved, best = 0, None
+    solved = 0
+    best: tuple[Sequential, float, float, list[float]] | None = None     # net, final loss, accuracy, curve
     for k in range(n_init):
         net = mlp([2, 2, 1], "tanh", seed=seed * 100 + k, dtype=np.float64)
         opt = optim.SGD(net.parameters(), lr=0.5, momentum=0.9)
-        curve = full_batch(net, losses.BinaryCrossEntropy(), opt, X, T[:, None], steps)
+        trainer = Trainer(net, losses.BinaryCrossEntropy(), opt, batch_size=None, shuffle=False)
+        try:
+            curve = trainer.fit(X, T[:, None], epochs=steps)["loss"]     # one epoch = one full-batch step
+        except TrainingDivergedError:        # rolled back to the last finite step: the curve so far, then NaN
+            curve = [r["loss"] for r in trainer.history.records] + [np.nan]
         pred = (net.forward(X)[:, 0] >= 0).astype(int)
         acc = float(np.mean(pred == T))
         solved += acc == 1.0
         if best is None or curve[-1] < best[1]:
             best = (net, curve[-1], acc, curve)
+    assert best is not None
     rep.claim("a 2-2-1 tanh network trained by backprop solves XOR (accuracy 1)",
               best[2] == 1.0 and best[1] < 0.05,
               f"{solved}/{n_init} random initialisations reach accuracy 1 after {steps} steps; "
@@ -93,7 +100,9 @@ def run(out_dir: Path | None, *, quick: bool = False, seed: int = 0, print_fn=pr
     plt = pyplot(out_dir, print_fn)
     if plt is not None:
         fig, axes = plt.subplots(1, 4, figsize=(13, 3.3))
-        sig = lambda z: 1 / (1 + np.exp(-z))
+        def sig(z):
+            return 1 / (1 + np.exp(-z))
+
         decision_boundary(axes[0], lambda G: logit.predict_proba(G)[:, 1], X, T,
                           f"logistic regression (acc {accs['logistic']:.2f})")
         decision_boundary(axes[1], lambda G: sig(best[0].forward(G)[:, 0]), X, T,
