@@ -42,6 +42,7 @@ from .errors import ConfigError, TrainingDivergedError
 
 if TYPE_CHECKING:
     from .history import History
+    from .losses import Loss
     from .model import Sequential
     from .train import Trainer
 
@@ -185,7 +186,7 @@ class DivergenceGuard(Callback):
             epoch=epoch, batch=batch, layer=culprit)
 
 
-def diagnose(model: Sequential, xb: np.ndarray | None, loss: Any) -> str:
+def diagnose(model: Sequential, xb: np.ndarray | None, loss: Loss) -> str:
     """Name the first layer whose parameters, output or gradient is non-finite.
 
     When everything is finite but the loss is not, the outputs are so large that the loss

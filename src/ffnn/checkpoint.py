@@ -27,7 +27,7 @@ from .errors import ModelFileError
 from .serialize import build_model, check_arrays, describe_arrays, describe_model, read_archive, write_archive
 
 if TYPE_CHECKING:
-    from .train import Trainer
+    from .train import Trainer, TrainerState
 
 __all__ = ["save_checkpoint", "read_checkpoint", "Checkpointer"]
 
@@ -73,7 +73,7 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str]) -> Path:
     return write_archive(path, header, {**arrays, **training_arrays})
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_checkpoint(path: str | os.PathLike[str]) -> TrainerState:
     """The trainer state stored in a checkpoint (for :meth:`ffnn.Trainer.load_state_dict`).
 
     The file is verified as a model file is (format, hashes, nothing undescribed); one
