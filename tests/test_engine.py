@@ -373,3 +373,21 @@ def test_a_parameter_outside_the_model_is_guarded_and_checkpointed(tmp_path):
     extra.value[...] = -5.0
     trainer.resume(tmp_path / "c.ckpt")
     np.testing.assert_array_equal(extra.value, saved)
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGINT"), reason="needs POSIX signals")
+def test_ctrl_c_between_batches_and_the_epoch_end_still_marks_the_run_interrupted():
+    import os
+    import signal
+
+    class CtrlCAtEpochEnd(ffnn.Callback):           # as if Ctrl-C came during the held-out evaluation
+        def on_epoch_end(self, epoch, logs):
+            if epoch == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    X, y = blobs(n=30)
+    trainer = trainer_for(callbacks=[CtrlCAtEpochEnd()])
+    history = trainer.fit(X, y, epochs=5)
+    assert history.interrupted and trainer.epoch == 2 and len(history) == 2
+    done = trainer_for(callbacks=[CtrlCAtEpochEnd()])
+    assert not done.fit(X, y, epochs=2).interrupted        # nothing was left to train

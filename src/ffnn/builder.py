@@ -12,6 +12,7 @@ from ._validation import check_int, check_number, make_rng
 from .catalog import ACTIVATIONS
 from .catalog import activation as activation_layer
 from .errors import ConfigError
+from .init import Initializer
 from .layers import Dropout, Layer, Linear
 from .model import Sequential
 
@@ -23,7 +24,8 @@ def default_init(activation: str) -> str:
 
 
 def mlp(sizes: Sequence[int], activation: str | Sequence[str] = "relu", *, dropout: float = 0.0,
-        init: str | None = None, bias: bool = True, dtype: Any = np.float32, seed: Seed = None) -> Sequential:
+        init: str | Initializer | None = None, bias: bool = True, dtype: Any = np.float32,
+        seed: Seed = None) -> Sequential:
     """A fully connected network ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
 
     Every hidden layer is ``Linear`` + activation (+ ``Dropout(dropout)`` if > 0); the
@@ -39,8 +41,8 @@ def mlp(sizes: Sequence[int], activation: str | Sequence[str] = "relu", *, dropo
         hidden layer.
     dropout : float
         Dropout probability after each hidden activation (0: none).
-    init : str or None
-        Initializer name; None picks :func:`default_init` per layer.
+    init : str, callable or None
+        Initializer name or ``f(shape, rng, dtype)``; None picks :func:`default_init` per layer.
     bias, dtype, seed : as :class:`ffnn.layers.Linear`.
 
     Examples

@@ -411,6 +411,9 @@ class Trainer:
                 while self.epoch < epochs and not self.callbacks.stop_training:
                     self._run_epoch(None)
                     if self._interrupt.raised:
+                        # Ctrl-C after the last batch (during the held-out evaluation or a
+                        # checkpoint): the epoch is complete, the run is not
+                        self.history.interrupted = self.history.interrupted or self.epoch < epochs
                         break
         finally:
             self._interrupt = _InterruptFlag(active=False)
