@@ -150,9 +150,8 @@ class _Estimator(Estimator):
 class _LinearClassifier(ClassifierMixin, _Estimator):
     """A classifier whose ``score`` is the accuracy, with ``y`` checked like ``fit`` checks it."""
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Class labels (values from ``classes_``), shape (n_samples,); each model defines it."""
-        raise NotImplementedError
+    predict: Callable[[Any], np.ndarray]
+    """Class labels (values from ``classes_``), shape (n_samples,); each model defines it."""
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy: the fraction of samples whose predicted label equals ``y``."""
