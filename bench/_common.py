@@ -56,10 +56,11 @@ class Net:
         return {"forward": fwd, "backward": dw + dx, "total": fwd + dw + dx}
 
 
+BATCHES = (10, 32, 128, 512)
 NETS = {
-    "A": Net("A", (784, 100, 10), "relu", (32, 128, 512)),
-    "B": Net("B", (784, 1024, 1024, 10), "relu", (32, 128, 512)),
-    "C": Net("C", (784, 30, 10), "sigmoid", (10, 128)),
+    "A": Net("A", (784, 100, 10), "relu", BATCHES),
+    "B": Net("B", (784, 1024, 1024, 10), "relu", BATCHES),
+    "C": Net("C", (784, 30, 10), "sigmoid", BATCHES),
 }
 
 
@@ -120,6 +121,11 @@ def machine_info() -> dict:
         info["sklearn"] = sklearn.__version__
     except ImportError:
         info["sklearn"] = None
+    try:
+        import jax
+        info["jax"] = jax.__version__
+    except ImportError:
+        info["jax"] = None
     try:
         cfg = np.show_config(mode="dicts")
         blas = cfg.get("Build Dependencies", {}).get("blas", {})
@@ -220,6 +226,91 @@ class TorchTrainer:
             out = model(xb)
             F.cross_entropy(out, yb).backward()
             opt.step()
+
+
+def jax_threads_flags(n: int) -> None:
+    """Ask XLA's CPU backend for ``n`` intra-op threads (must run before jax is imported).
+
+    XLA has no "N threads" switch: its Eigen pool has one thread per CPU. With ``n`` equal to
+    the CPU count that is already ``n``; with ``n == 1`` the multi-threaded Eigen path is
+    turned off. Other values are reported by :func:`jax_threads` as they are.
+    """
+    if n == 1 and "jax" not in sys.modules:
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false"
+                                   " intra_op_parallelism_threads=1").strip()
+
+
+def jax_threads(n: int) -> str:
+    """How many threads XLA's CPU backend uses, in words, for the header."""
+    if n == 1:
+        return "1 (multi-threaded Eigen off)"
+    cpus = os.cpu_count() or 0
+    return f"{cpus} (one per CPU{'' if cpus == n else f'; cannot pin to {n}'})"
+
+
+class JaxTrainer:
+    """JAX: the whole step (batch gather, forward, ``jax.grad`` of softmax cross-entropy, SGD
+    momentum as ``torch.optim.SGD``) compiled as one ``jax.jit`` function with the parameter
+    and velocity buffers donated, so XLA fuses every element-wise pass and updates in place.
+
+    The epoch's permutation is copied to the device once; each step slices its batch with
+    ``lax.dynamic_slice`` inside the compiled function. Dispatch is asynchronous, so an epoch
+    ends by blocking until the last step's parameters are ready.
+    """
+
+    name = "jax"
+
+    def __init__(self, net: Net, batch: int, X: np.ndarray, y: np.ndarray, ffnn_model=None,
+                 lr: float = 0.01, seed: int = 0):
+        import jax
+        import jax.numpy as jnp
+        self.jax = jax
+        model = ffnn_model if ffnn_model is not None else build_ffnn(net, seed)
+        lins = [m for m in model.layers if isinstance(m, layers.Linear)]
+        params = [(jnp.asarray(m.weight.value), jnp.asarray(m.bias.value)) for m in lins]
+        self.params = params
+        self.vel = jax.tree_util.tree_map(jnp.zeros_like, params)
+        act = {"relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid}[net.activation]
+        n_layers = len(params)
+        momentum = 0.9
+
+        def loss_fn(p, xb, yb):
+            h = xb
+            for k, (W, b) in enumerate(p):
+                h = h @ W.T + b
+                if k < n_layers - 1:
+                    h = act(h)
+            logp = jax.nn.log_softmax(h, axis=1)
+            return -jnp.mean(jnp.take_along_axis(logp, yb[:, None], axis=1))
+
+        grad_fn = jax.grad(loss_fn)
+
+        def step(p, v, Xd, yd, perm, start):
+            idx = jax.lax.dynamic_slice(perm, (start,), (batch,))
+            g = grad_fn(p, jnp.take(Xd, idx, axis=0), jnp.take(yd, idx, axis=0))
+            v = jax.tree_util.tree_map(lambda v_, g_: momentum * v_ + g_, v, g)
+            p = jax.tree_util.tree_map(lambda p_, v_: p_ - lr * v_, p, v)
+            return p, v
+
+        self._step = jax.jit(step, donate_argnums=(0, 1))
+        self.X = jnp.asarray(X)
+        self.y = jnp.asarray(y.astype(np.int32))
+        self.batch = batch
+
+    def epoch(self, perm: np.ndarray) -> None:
+        jnp = self.jax.numpy
+        b, step, X, y = self.batch, self._step, self.X, self.y
+        perm_d = jnp.asarray(perm.astype(np.int32))
+        p, v = self.params, self.vel
+        for start in range(0, len(perm) - b + 1, b):
+            p, v = step(p, v, X, y, perm_d, np.int32(start))
+        self.jax.block_until_ready(p)
+        self.params, self.vel = p, v
+
+    def weights(self) -> np.ndarray:
+        """The first layer's weight matrix, as NumPy (for the agreement check)."""
+        return np.asarray(self.params[0][0])
 
 
 class SklearnTrainer:

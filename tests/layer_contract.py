@@ -11,8 +11,8 @@ checks, in order:
    and is *replaced*, not accumulated (twice the same call gives the same grads, even after
    the grads were overwritten with junk);
 6. train/eval: ``train()``/``eval()`` return the layer and set ``training``; evaluation is
-   deterministic; Dropout is the identity in eval, RReLU uses its mean slope in eval, every
-   other layer computes the same thing in both modes;
+   deterministic; Dropout is the identity in eval, RReLU uses its mean slope in eval, BatchNorm
+   its running statistics, every other layer computes the same thing in both modes;
 7. save/load of ``Sequential([layer])`` through ``ffnn.save``/``ffnn.load`` gives the same
    layer type, config, parameters and identical eval-mode outputs.
 """
@@ -103,6 +103,12 @@ def check_layer_contract(layer_cls: type[layers.Layer], init_kwargs: dict[str, A
     elif isinstance(layer, layers.RReLU):
         mean = dtype.type((layer.lower + layer.upper) / 2)
         np.testing.assert_array_equal(eval_out, np.where(x >= 0, x, x * mean))
+    elif isinstance(layer, layers.BatchNorm):     # evaluation normalizes with the running statistics
+        xhat = (x - layer.running_mean) / np.sqrt(layer.running_var + dtype.type(layer.eps))
+        if layer.affine:
+            xhat = xhat * layer.weight.value + layer.bias.value
+        np.testing.assert_allclose(eval_out, xhat,
+                                   rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
     else:
         np.testing.assert_array_equal(eval_out, out, err_msg=f"{name}: train and eval outputs differ")
     assert layer.train() is layer and layer.training is True
@@ -114,7 +120,7 @@ def check_layer_contract(layer_cls: type[layers.Layer], init_kwargs: dict[str, A
     ffnn.save(model, path)
     loaded = ffnn.load(path)
     assert len(loaded) == 1 and type(loaded[0]) is type(layer)
-    assert loaded[0].config() == config
+    assert loaded[0].config() == layer.config()      # BatchNorm's running statistics changed since step 2
     for p, q in zip(layer.parameters(), loaded[0].parameters()):
         assert q.name == p.name and q.value.dtype == p.value.dtype
         np.testing.assert_array_equal(q.value, p.value)

@@ -185,3 +185,35 @@ def test_remove_stale_temporaries_takes_only_the_writers_leftovers(tmp_path):
         p.write_bytes(b"x")
     assert sorted(remove_stale_temporaries(target)) == sorted(stale)
     assert all(p.exists() for p in kept) and target.read_bytes() == b"current"
+
+
+# --- staging directories --------------------------------------------------------------
+def test_staging_directory_names_its_process_and_is_published_whole(tmp_path):
+    from ffnn._atomic import publish_directory, staging_directory
+    target = tmp_path / "run"
+    with staging_directory(target) as stage:
+        assert f".{os.getpid()}-" in stage.name and stage.name.endswith(".staging")
+        (stage / "a.txt").write_text("new")
+        publish_directory(stage, target)
+    assert listing(tmp_path) == ["run"] and listing(target) == ["a.txt"]
+
+
+def test_remove_stale_staging_takes_dead_writers_directories_only(tmp_path):
+    import subprocess
+    import time
+    from ffnn._atomic import remove_stale_staging
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout)
+    stale = tmp_path / f".run.{dead}-0123456789ab.staging"
+    aside = tmp_path / f".run.{dead}-0123456789ab.old"
+    live = tmp_path / f".run.{os.getpid()}-0123456789ab.staging"
+    old_live = tmp_path / f".other.{os.getpid()}-aaaaaaaaaaaa.staging"
+    others = [tmp_path / ".run.ffnn-run", tmp_path / "run", tmp_path / f".x.{dead}-0123456789ab.staging.keep"]
+    for d in (stale, aside, live, old_live, *others):
+        d.mkdir()
+    week_ago = time.time() - 7 * 86400
+    os.utime(old_live, (week_ago, week_ago))                    # pid reused long after: stale by age
+    removed = remove_stale_staging(tmp_path)
+    assert sorted(removed) == sorted([stale, aside, old_live])
+    assert live.exists() and all(d.exists() for d in others)
+    assert remove_stale_staging(tmp_path / "missing") == []

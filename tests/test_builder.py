@@ -147,3 +147,69 @@ def test_bad_sizes(sizes, needle):
 def test_bad_dropout(p):
     with pytest.raises(ConfigError, match=str(p)):
         mlp([3, 4, 2], dropout=p)
+
+
+# ------------------------------------------------------------------------- memory and dtype
+def test_a_network_that_cannot_fit_is_refused_with_the_figure_before_allocating():
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError, match=r"784-10000000-10 \(float32\) needs about 59\.\d GiB"):
+            mlp([784, 10_000_000, 10])
+        assert tracemalloc.get_traced_memory()[1] < 10 * 2**20       # nothing big was allocated
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_memory_check_uses_the_available_memory(monkeypatch):
+    from ffnn import builder
+    monkeypatch.setattr(builder, "available_memory", lambda: 50_000)
+    with pytest.raises(ConfigError, match="GiB is available"):
+        mlp([100, 100, 10])
+    monkeypatch.setattr(builder, "available_memory", lambda: None)      # unknown: no check
+    assert mlp([100, 100, 10]).num_parameters() == 100 * 100 + 100 + 100 * 10 + 10
+
+
+def test_memory_estimate_counts_parameters_gradients_state_and_activations():
+    from ffnn.builder import memory_estimate
+    p = (3 + 1) * 5 + (5 + 1) * 2
+    assert memory_estimate([3, 5, 2], np.float64) == (2 * p + 3 + 3 * 7) * 8
+    assert memory_estimate([3, 5, 2], np.float32, batch_size=10, optimizer_slots=2) == (4 * p + 10 * (3 + 3 * 7)) * 4
+    assert memory_estimate([3, 5, 2], np.float32, dropout=True) == (2 * p + 3 + 4 * 7) * 4
+
+
+def test_available_memory_is_read():
+    from ffnn.builder import available_memory
+    assert available_memory() is None or available_memory() > 0
+
+
+def test_the_recipe_refuses_a_huge_network_with_the_batch_size():
+    from ffnn.recipe import Recipe
+    with pytest.raises(ConfigError, match=r"batch size 64\) needs about [\d.]+ GiB"):
+        Recipe(data="xor", hidden="10000000").prepare()
+
+
+@pytest.mark.parametrize("name", ["xavier", "xavier_normal", "he", "he_uniform", "gaussian:0.3"])
+def test_weights_are_drawn_in_the_layers_dtype_with_the_same_values(name, monkeypatch):
+    import tracemalloc
+    from ffnn import init
+    draw = init.get(name)
+    shape = (300, 1000)
+    wide = draw(shape, np.random.default_rng(5), np.float64)
+    tracemalloc.start()
+    narrow = draw(shape, np.random.default_rng(5), np.float32)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert narrow.dtype == np.float32
+    assert np.array_equal(narrow, wide.astype(np.float32))       # float32 = the float64 draws, rounded
+    assert peak < 300 * 1000 * 4 + 2 * init.BLOCK * 8 + 100_000   # no float64 copy of the whole array
+    monkeypatch.setattr(init, "BLOCK", 7)                          # values do not depend on the block size
+    assert np.array_equal(draw(shape, np.random.default_rng(5), np.float64), wide)
+
+
+def test_float64_draws_are_those_of_one_call():
+    from ffnn import init
+    rng_a, rng_b = np.random.default_rng(11), np.random.default_rng(11)
+    expected = rng_b.standard_normal((50, 40)) * np.sqrt(2.0 / 40)
+    assert np.array_equal(init.he_normal((50, 40), rng_a, np.float64), expected)
+    assert rng_a.random() == rng_b.random()                        # the generator advanced the same

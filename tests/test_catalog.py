@@ -33,7 +33,8 @@ def playground_options():
 
 
 EXAMPLE_SCHEDULE = {"step": "step:2:0.5", "inverse-time": "inverse-time:1:10", "exponential": "exponential:0.9",
-                    "plateau": "plateau:0.5:1", "cosine": "cosine", "momentum": "momentum:0.5:0.9:2"}
+                    "plateau": "plateau:0.5:1", "cosine": "cosine", "momentum": "momentum:0.5:0.9:2",
+                    "warmup": "warmup:2"}
 
 
 @pytest.mark.parametrize("name", catalog.ACTIVATIONS.names())
@@ -96,7 +97,7 @@ def test_every_initializer_is_offered_everywhere(name):
 @pytest.mark.parametrize("name", catalog.LAYERS.names())
 def test_every_layer_type_saves_and_loads(name, tmp_path):
     cls = catalog.LAYERS[name]
-    layer = cls(3, 3) if name == "Linear" else cls()
+    layer = cls(3, 3) if name == "Linear" else cls(3) if name in ("BatchNorm", "LayerNorm") else cls()
     net = ffnn.Sequential([layers.Linear(3, 3, rng=0), layer] if name != "Linear" else [layer])
     ffnn.save(net, tmp_path / "m")
     assert type(ffnn.load(tmp_path / "m")[-1]) is cls
@@ -108,7 +109,7 @@ def test_unknown_names_list_the_choices():
     with pytest.raises(ConfigError, match="relu"):
         Recipe(activation="swish")
     with pytest.raises(ConfigError, match="cosine"):
-        Recipe(schedule="warmup:3")
+        Recipe(schedule="cyclic:3")
 
 
 def test_adding_an_optimizer_is_one_entry(monkeypatch):

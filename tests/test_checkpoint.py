@@ -160,6 +160,34 @@ def test_bad_checkpoints_are_refused_clearly(tmp_path):
                  X, (X[:, 0] > 0).astype(int), epochs=3, batch_size=8, seed=0, progress=False, checkpoint=path)
 
 
+def _rewrite(path, header, arrays):
+    import io
+    buf = io.BytesIO()
+    np.savez(buf, __ffnn__=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
+    path.write_bytes(buf.getvalue())
+
+
+@pytest.mark.parametrize("damage", ["reference-not-a-string", "reference-missing", "training-shape-lie",
+                                    "truncated"])
+def test_hostile_checkpoints_are_model_file_errors(tmp_path, damage):
+    from ffnn.checkpoint import read_checkpoint
+    from ffnn.serialize import read_archive
+    path = tmp_path / "c.ckpt"
+    small_run(tmp_path, checkpoint=path)
+    header, arrays = read_archive(path)
+    if damage == "reference-not-a-string":
+        header["training"]["evil"] = {"__array__": ["training/0"]}
+    elif damage == "reference-missing":
+        header["training"]["evil"] = {"__array__": "training/999"}
+    elif damage == "training-shape-lie":
+        header["training_arrays"]["training/0"]["shape"] = [10**6, 10**6]
+    _rewrite(path, header, arrays)
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ModelFileError, match=str(path)):
+        read_checkpoint(path)
+
+
 # ---------------------------------------------------------------------------
 # ffnn train --resume
 # ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -509,7 +510,7 @@ def test_failing_run_leaves_an_existing_run_directory_untouched(tmp_path):
         (out / name).write_bytes(b"previous run " + name.encode())
     for argv in (["train", "--lr", "-1"],
                  ["train", "--data", "reg-plane", "--loss", "mse", "--optimizer", "sgd", "--lr", "1e6", "--epochs", "2"]):
-        code, _, err = run_quietly([*argv, "--out", str(out), "--no-progress"])
+        code, _, err = run_quietly([*argv, "--out", str(out), "--overwrite", "--no-progress"])
         assert code == 2, err
         for name in ("model.ffnn", "history.csv", "metrics.json"):
             assert (out / name).read_bytes() == b"previous run " + name.encode()
@@ -531,7 +532,7 @@ def test_run_failing_while_writing_figures_leaves_the_previous_run_intact(tmp_pa
 
     monkeypatch.setattr(ffnn.plots, "confusion_figure", disk_full)
     code, _, err = run_quietly(["train", "--data", "xor", "--hidden", "4", "--epochs", "1", "--out", str(out),
-                                "--no-progress"])
+                                "--overwrite", "--no-progress"])
     assert_user_error(code, err, "No space left on device")
     for name in ("model.ffnn", "history.csv", "metrics.json"):
         assert (out / name).read_bytes() == b"previous run " + name.encode(), f"{name} was replaced"
@@ -580,11 +581,19 @@ def test_no_command_prints_help_and_exits_2(capsys):
     assert "train" in capsys.readouterr().out
 
 
-def test_argparse_errors_exit_2(capsys):
+@pytest.mark.parametrize("argv, needle", [
+    (["train", "--loss", "hinge"], "hinge"),
+    (["train", "--epochs", "many"], "many"),
+    (["train", "--no-such-option"], "--no-such-option"),
+    (["evaluate"], "model"),
+    (["no-such-command"], "no-such-command"),
+    (["playground", "--port", "99999"], "99999"),
+])
+def test_argparse_errors_are_one_line_and_exit_2(capsys, argv, needle):
     with pytest.raises(SystemExit) as info:
-        main(["train", "--loss", "hinge"])
+        main(argv)
     assert info.value.code == 2
-    assert "hinge" in capsys.readouterr().err
+    assert_user_error(2, capsys.readouterr().err, needle)
 
 
 def test_python_dash_m_ffnn_help():
@@ -603,3 +612,229 @@ def test_debug_flag_before_or_after_the_command_shows_the_exception(argv, tmp_pa
     from ffnn.errors import ConfigError
     with pytest.raises(ConfigError, match="-1"):
         main(argv + ["--out", str(tmp_path / "run"), "--no-progress"])
+
+
+# ---------------------------------------------------------------------------
+# runs are never lost or mixed
+# ---------------------------------------------------------------------------
+
+XOR_QUICK = ["train", "--data", "xor", "--hidden", "4", "--epochs", "1", "--no-progress", "--no-plots"]
+
+
+def ffnn_process(args, cwd, **kwargs):
+    env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.Popen([sys.executable, "-m", "ffnn", *args], cwd=cwd, env=env, text=True, **kwargs)
+
+
+def test_parallel_runs_started_together_never_share_a_directory(tmp_path):
+    procs = [ffnn_process(XOR_QUICK + ["--seed", str(k)], tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for k in range(4)]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err for _, err in results]
+    runs = sorted(p for p in (tmp_path / "runs").iterdir() if not p.name.startswith("."))
+    assert len(runs) == 4, runs
+    seeds = sorted(read_metrics(run)["config"]["seed"] for run in runs)
+    assert seeds == [0, 1, 2, 3]                      # each run wrote its own directory, whole
+    assert not [p for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")]
+
+
+def test_quick_runs_in_the_same_second_get_new_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(3):
+        code, _, err = run_quietly(XOR_QUICK)
+        assert code == 0, err
+    names = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(set(names)) == 3
+    stamps = {n.split("-")[0] + "-" + n.split("-")[1] for n in names}
+    assert all(n.count("-") in (1, 2) for n in names), names
+    assert len(stamps) <= 3
+
+
+def test_an_existing_out_is_refused_before_training(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    assert run_quietly(XOR_QUICK + ["--out", str(out)])[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    monkeypatch.setattr(cli.Recipe, "prepare", lambda *a, **k: pytest.fail("trained although --out exists"))
+    code, _, err = run_quietly(XOR_QUICK + ["--out", str(out)])
+    assert_user_error(code, err, "--overwrite")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_overwrite_replaces_the_run_whole(tmp_path):
+    out = tmp_path / "run"
+    assert run_quietly(["train", "--data", "xor", "--hidden", "4", "--epochs", "1", "--no-progress",
+                        "--out", str(out)])[0] == 0
+    (out / "notes.txt").write_text("left from before")
+    code, _, err = run_quietly(XOR_QUICK + ["--epochs", "2", "--out", str(out), "--overwrite"])
+    assert code == 0, err
+    assert sorted(os.listdir(out)) == ["history.csv", "metrics.json", "model.ffnn"]    # no stale PNG, no notes
+    assert read_metrics(out)["epochs"] == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]          # nothing set aside is left
+
+
+def test_overwrite_refuses_a_directory_that_is_not_a_run(tmp_path):
+    out = tmp_path / "documents"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    code, _, err = run_quietly(XOR_QUICK + ["--out", str(out), "--overwrite"])
+    assert_user_error(code, err, "not an ffnn run directory")
+    assert (out / "thesis.tex").read_text() == "precious"
+
+
+def test_an_empty_out_directory_is_used(tmp_path):
+    out = tmp_path / "empty"
+    out.mkdir()
+    code, _, err = run_quietly(XOR_QUICK + ["--out", str(out)])
+    assert code == 0, err
+    assert (out / "model.ffnn").is_file()
+
+
+@pytest.mark.parametrize("make_bad", [
+    lambda d: (d / "file").write_text("x") and d / "file",
+    lambda d: (d / "file").write_text("x") and d / "file" / "run",
+], ids=["out-is-a-file", "out-under-a-file"])
+def test_a_bad_out_path_fails_before_training(tmp_path, monkeypatch, make_bad):
+    out = make_bad(tmp_path)
+    monkeypatch.setattr(cli.Recipe, "prepare", lambda *a, **k: pytest.fail("trained although --out is bad"))
+    code, _, err = run_quietly(XOR_QUICK + ["--out", str(out)])
+    assert_user_error(code, err, "file")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_an_unwritable_out_fails_before_training(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    code, _, err = run_quietly(XOR_QUICK + ["--out", str(locked / "run")])
+    assert_user_error(code, err, "ermission")
+
+
+def test_stale_staging_directories_are_removed_by_the_next_run_live_ones_kept(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    stale = runs / f".20200101-000000.{dead_pid}-0123456789ab.staging"
+    stale_aside = runs / f".20200101-000000.{dead_pid}-ba9876543210.old"
+    live = runs / f".20200101-000001.{os.getpid()}-0123456789ab.staging"     # a run still writing
+    user = runs / ".my-notes"
+    for d in (stale, stale_aside, live, user):
+        d.mkdir()
+        (d / "model.ffnn").write_bytes(b"half")
+    code, _, err = run_quietly(XOR_QUICK)
+    assert code == 0, err
+    assert not stale.exists() and not stale_aside.exists()
+    assert live.exists() and user.exists()
+
+
+def test_a_closed_stdout_does_not_stop_the_run(tmp_path):
+    """ffnn train ... | head -3: the reader goes away, the run still finishes and writes its files."""
+    out = tmp_path / "run"
+    proc = ffnn_process(["train", "--data", "xor", "--hidden", "4", "--epochs", "400", "--batch-size", "1000",
+                         "--no-progress", "--no-plots", "--out", str(out)], tmp_path,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    head = [proc.stdout.readline() for _ in range(3)]
+    proc.stdout.close()                                   # what head does after three lines
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 0, err
+    assert head[0].startswith("run: ")
+    assert "Broken pipe" not in err and "Traceback" not in err, err
+    assert read_metrics(out)["epochs"] == 400
+    assert len(read_history(out)) == 400
+
+
+def _interrupt_during_epoch_2(out, tmp_path, extra=()):
+    import signal
+    proc = ffnn_process(["train", "--data", "spiral", "--n", "3000", "--hidden", "16", "--batch-size", "1",
+                         "--epochs", "5", "--no-progress", "--out", str(out), *extra], tmp_path,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = []
+    while not (lines and lines[-1].startswith("epoch")):
+        lines.append(proc.stdout.readline())
+        assert lines[-1], proc.stderr.read()
+    time.sleep(0.3)                                       # into epoch 2's batches (one takes ~1 s)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=300)
+    return proc.returncode, "".join(lines) + stdout, stderr
+
+
+def test_ctrl_c_saves_the_run_marks_the_partial_epoch_and_exits_130(tmp_path):
+    out = tmp_path / "run"
+    code, stdout, stderr = _interrupt_during_epoch_2(out, tmp_path)
+    assert code == 130, stderr
+    assert "Traceback" not in stderr
+    rows = read_history(out)
+    assert [r["partial"] for r in rows] == ["0", "1"], rows        # epoch 1 whole, epoch 2 partial
+    metrics = read_metrics(out)
+    assert metrics["interrupted"] is True and metrics["epochs"] == 1
+    model = ffnn.load(out / "model.ffnn")                        # the weights are kept
+    assert model.metadata["task"] == "classification"
+    assert "epoch   2/5 (partial)" in stdout
+    if HAS_MPL:
+        assert_png(out / "curves.png")
+    # the state is kept: the run continues, and the finished run replaces the interrupted one
+    code, stdout, stderr = run_quietly(["train", "--resume", str(out), "--no-progress"])
+    assert code == 0, stderr
+    rows = read_history(out)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5] and "partial" not in rows[0]
+    assert read_metrics(out)["interrupted"] is False
+
+
+def test_history_marks_partial_records_and_counts_whole_epochs(tmp_path):
+    history = ffnn.History()
+    history.append({"epoch": 1, "loss": 0.5})
+    history.append({"epoch": 2, "loss": 0.1, "partial": 1.0})
+    assert history.epochs == 1 and len(history) == 2
+    rows = list(csv.DictReader(open(history.to_csv(tmp_path / "h.csv"), newline="")))
+    assert [r["partial"] for r in rows] == ["0", "1"]
+
+
+@pytest.mark.skipif(not HAS_MPL, reason="matplotlib not installed")
+def test_the_curves_do_not_join_a_partial_epoch(tmp_path, monkeypatch):
+    import matplotlib.figure
+    drawn = []
+    original = matplotlib.axes.Axes.plot
+
+    def spy(self, x, y, *args, **kwargs):
+        drawn.append((list(x), list(y), kwargs.get("label", "")))
+        return original(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", spy)
+    records = [{"epoch": 1, "loss": 0.5, "accuracy": 0.6}, {"epoch": 2, "loss": 0.3, "accuracy": 0.8},
+               {"epoch": 3, "loss": 0.01, "accuracy": 1.0, "partial": 1.0}]
+    ffnn.plots.history_figure(records, tmp_path / "curves.png")
+    curves = [d for d in drawn if d[2].startswith("training")]
+    assert all(x == [1, 2] for x, _, _ in curves)                # the partial epoch is not on the curve
+    partial = [d for d in drawn if "partial" in d[2]]
+    assert [x for x, _, _ in partial] == [[3], [3]]
+
+
+def test_evaluate_works_from_another_directory(tmp_path, monkeypatch):
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    np.savetxt(work / "points.csv", np.column_stack([X, (X[:, 0] > 0).astype(int)]), delimiter=",",
+               header="a,b,c,label", comments="")
+    monkeypatch.chdir(work)
+    code, _, err = run_quietly(["train", "--data", "points.csv", "--hidden", "4", "--epochs", "2", "--no-progress",
+                                "--no-plots", "--out", "run"])
+    assert code == 0, err
+    model = ffnn.load(work / "run" / "model.ffnn")
+    assert Path(model.metadata["data"]).is_absolute()
+    monkeypatch.chdir(elsewhere)
+    code, out, err = run_quietly(["evaluate", str(work / "run" / "model.ffnn")])
+    assert code == 0, err
+    assert "accuracy" in out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["train", "--seed", "-1", "--data", "xor"], "seed"),
+    (["train", "--hidden", "10000000", "--no-progress"], "GiB"),
+    (["train", "--data", "xor", "--hidden", "10000000", "--no-progress"], "GiB"),
+])
+def test_impossible_options_are_one_line_before_anything_is_allocated(tmp_path, argv, needle):
+    code, _, err = run_quietly(argv + ["--out", str(tmp_path / "run")])
+    assert_user_error(code, err, needle)
+    assert not (tmp_path / "run").exists()

@@ -229,3 +229,13 @@ def test_download_of_non_downloadable_sets():
         data.download("circle")
     with pytest.raises(DataError, match="unknown data set"):
         data.download("cifar")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "invalid-deflate"])
+def test_verify_reports_a_damaged_gzip_file_instead_of_raising(tmp_path, damage):
+    """zlib.error and EOFError from a cached file are a reason to download again, not a crash."""
+    good = gzip.compress(bytes(range(256)) * 64)
+    path = tmp_path / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(good[:len(good) // 2] if damage == "truncated" else good[:10] + b"\xff" * 8 + good[18:])
+    problem = dl.verify(path, sha256="0" * 64)
+    assert problem is not None and problem.startswith("unreadable")

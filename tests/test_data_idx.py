@@ -72,13 +72,16 @@ def test_extra_data(compress):
 
 
 @pytest.mark.parametrize("compress", [False, True])
-def test_lying_header_does_not_allocate(compress):
-    # Claims 65535^3 float64 values (about 2 PB) but holds 1 kB.
-    raw = _header(code=0x0E, dims=(65535, 65535, 65535)) + bytes(1024)
+@pytest.mark.parametrize("code, dims, message", [
+    (0x0E, (65535, 65535, 65535), "max_bytes"),        # about 2 PB: over the cap, refused from the header
+    (0x08, (1000, 1000, 100), "truncated"),            # 100 MB: read in chunks until the data run out
+])
+def test_lying_header_does_not_allocate(compress, code, dims, message):
+    raw = _header(code=code, dims=dims) + bytes(1024)
     source = io.BytesIO(gzip.compress(raw) if compress else raw)
     tracemalloc.start()
     try:
-        with pytest.raises(DataError, match="truncated"):
+        with pytest.raises(DataError, match=message):
             read_idx(source)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -127,3 +130,40 @@ def test_write_failure_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
         write_idx(path, np.arange(5, dtype=np.uint8))
     assert path.read_bytes() == before
     assert list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_header_larger_than_the_file_is_refused_before_reading(tmp_path, compress):
+    """From a path the file's size is known: a header declaring more is refused at once."""
+    path = tmp_path / ("lie.idx.gz" if compress else "lie.idx")
+    raw = _header(code=0x0E, dims=(10000, 10000)) + bytes(1024)     # 800 MB declared, 1 kB held
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=f"{path.name}.*truncated.*800000000 bytes"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
+
+
+def test_max_bytes_is_configurable(tmp_path):
+    path = tmp_path / "a.idx"
+    write_idx(path, np.zeros((10, 10), np.uint8))
+    assert read_idx(path).shape == (10, 10)
+    with pytest.raises(DataError, match="max_bytes"):
+        read_idx(path, max_bytes=99)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "invalid-deflate", "bad-crc"])
+def test_damaged_gzip_file_names_the_file(tmp_path, damage):
+    """zlib.error, EOFError and BadGzipFile all become a DataError naming the file."""
+    good = gzip.compress(_header(dims=(4000,)) + bytes(range(250)) * 16)
+    bad = {"truncated": good[:len(good) // 2],
+           "invalid-deflate": good[:10] + b"\xff" * 8 + good[18:],
+           "bad-crc": good[:-8] + bytes(4) + good[-4:]}[damage]
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(bad)
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz"):
+        read_idx(path)

@@ -200,3 +200,92 @@ def test_bad_eps_raises_config_error(eps):
     X, y = data()
     with pytest.raises(ConfigError):
         ffnn.gradcheck(net(), losses.SoftmaxCrossEntropy(), X, y, eps=eps)
+
+
+# ------------------------------------------------------------------------- kinks
+def dead_relu_net(activation=layers.ReLU):
+    """Zero weights and biases in the first layer: every pre-activation of the first
+    activation is exactly 0, on its corner (like the dead layer with zero biases that
+    ffnn gradcheck used to FAIL)."""
+    first = layers.Linear(3, 4, rng=0, dtype=np.float64)
+    first.weight.value[...] = 0.0
+    first.bias.value[...] = 0.0
+    model = ffnn.Sequential([first, activation(), layers.Linear(4, 4, rng=1, dtype=np.float64), activation(),
+                             layers.Linear(4, 2, rng=2, dtype=np.float64)])
+    X = np.abs(np.random.default_rng(0).standard_normal((6, 3)))
+    return model, X, np.array([0, 1, 1, 0, 1, 0])
+
+
+@pytest.mark.parametrize("activation", [layers.ReLU, layers.LeakyReLU, layers.PReLU, layers.RReLU,
+                                        lambda: layers.ELU(alpha=0.5)], ids=["relu", "leaky", "prelu", "rrelu", "elu"])
+def test_inputs_on_a_kink_are_skipped_and_reported_not_failed(activation):
+    model, X, y = dead_relu_net(activation)
+    report = ffnn.gradcheck(model, losses.SoftmaxCrossEntropy(), X, y, check_input=True)
+    assert report.ok, str(report)
+    assert report.skipped > 0
+    text = str(report)
+    assert f"{report.skipped} entries skipped at kinks" in text and "PASS" in text
+    assert "layer 1" in text
+
+
+def test_without_the_kink_protocol_the_same_net_is_a_false_fail():
+    class PlainReLU(layers.Layer):       # a user's ReLU that does not declare its corner
+        def forward(self, x):
+            self._x = x
+            return np.maximum(x, 0.0)
+
+        def backward(self, grad_out):
+            return grad_out * (self._x > 0)
+
+    model, X, y = dead_relu_net(PlainReLU)
+    report = ffnn.gradcheck(model, losses.SoftmaxCrossEntropy(), X, y)
+    assert not report.ok and report.skipped == 0
+
+
+def test_a_users_layer_declaring_kinks_is_handled_by_protocol():
+    class Hinge(layers.Layer):           # not a ReLU subclass: y = max(x, 1), corner at 1
+        kinks = (1.0,)
+
+        def forward(self, x):
+            self._x = x
+            return np.maximum(x, 1.0)
+
+        def backward(self, grad_out):
+            return grad_out * (self._x > 1.0)
+
+    first = layers.Linear(3, 4, rng=0, dtype=np.float64)
+    first.weight.value[...] = 0.0
+    first.bias.value[...] = 1.0                              # every input of Hinge exactly at its corner
+    model = ffnn.Sequential([first, Hinge(), layers.Linear(4, 2, rng=1, dtype=np.float64)])
+    X, y = data()
+    report = ffnn.gradcheck(model, losses.SoftmaxCrossEntropy(), X, y)
+    assert report.ok and report.skipped > 0, str(report)
+    assert "Hinge" in str(report)
+
+
+def test_a_wrong_gradient_still_fails_next_to_kinks():
+    class WrongReLU(layers.ReLU):        # declares the corner, but its slope is 2 instead of 1
+        def backward(self, grad_out, input_grad=True):
+            return 2.0 * super().backward(grad_out)
+
+    model, X, y = dead_relu_net(WrongReLU)
+    model.layers[0].weight.value[...] = np.random.default_rng(3).standard_normal((4, 3))
+    model.layers[0].bias.value[...] = 0.3                    # off the corners again
+    model.layers[2].bias.value[...] = 0.3
+    report = ffnn.gradcheck(model, losses.SoftmaxCrossEntropy(), X, y)
+    assert not report.ok, str(report)
+    assert "FAIL" in str(report)
+
+
+def test_kinks_are_declared_where_the_derivative_jumps():
+    for layer in (layers.ReLU(), layers.LeakyReLU(), layers.PReLU(), layers.RReLU(), layers.ELU(alpha=0.5)):
+        assert layer.kinks == (0.0,), type(layer).__name__
+    for layer in (layers.ELU(), layers.Tanh(), layers.Sigmoid(), layers.Softplus(), layers.Softsign(),
+                  layers.Identity(), layers.Linear(2, 2)):
+        assert layer.kinks == (), type(layer).__name__     # ELU(alpha=1) and Softsign: the slope is continuous
+
+
+def test_cli_gradcheck_relu_passes(capsys):
+    from ffnn.cli import main
+    assert main(["gradcheck", "--hidden", "5,4", "--activation", "relu"]) == 0
+    assert "PASS" in capsys.readouterr().out

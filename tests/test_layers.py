@@ -50,6 +50,9 @@ CASES = [
     Case(layers.Identity, id="Identity"),
     Case(layers.Softmax, id="Softmax"),
     Case(layers.Dropout, dict(p=0.3, rng=0), id="Dropout-0.3"),
+    Case(layers.BatchNorm, dict(num_features=5), n_params=2, id="BatchNorm"),
+    Case(layers.BatchNorm, dict(num_features=5, affine=False, momentum=0.5), id="BatchNorm-noaffine"),
+    Case(layers.LayerNorm, dict(num_features=5), n_params=2, id="LayerNorm"),
 ]
 CASE_PARAMS = [pytest.param(c, id=c.id) for c in CASES]
 

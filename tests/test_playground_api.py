@@ -26,10 +26,17 @@ SPIRAL_NET = {"dataset": "spiral", "hidden": [8, 8], "optimizer": "adam", "lr": 
               "features": ["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]}
 
 
+LOCAL = "http://127.0.0.1"       # the Host the playground answers to (TestClient's default is refused)
+
+
+def local_client(app):
+    from starlette.testclient import TestClient
+    return TestClient(app, base_url=LOCAL)
+
+
 @pytest.fixture
 def client():
-    from starlette.testclient import TestClient
-    with TestClient(create_app()) as c:
+    with local_client(create_app()) as c:
         yield c
 
 
@@ -474,18 +481,45 @@ def test_frame_rate_is_bounded(client):
 
 
 # ------------------------------------------------------------------------- limits and lifecycle
-def test_the_number_of_sessions_is_capped():
-    from starlette.testclient import TestClient
-    with TestClient(create_app(max_sessions=2)) as c:
-        ids = [new_session(c)["id"] for _ in range(3)]
+def test_the_session_cap_refuses_new_sessions_instead_of_evicting_ones_in_use():
+    with local_client(create_app(max_sessions=2)) as c:
+        ids = [new_session(c)["id"] for _ in range(2)]
+        r = c.post("/api/sessions", json={})
+        assert r.status_code == 429 and "too many" in r.json()["error"]
         assert len(c.app.state.sessions) == 2
-        assert c.get(f"/api/sessions/{ids[0]}").status_code == 404   # least recently used went
-        assert all(c.get(f"/api/sessions/{i}").status_code == 200 for i in ids[1:])
+        assert all(c.get(f"/api/sessions/{i}").status_code == 200 for i in ids)   # nobody lost theirs
+
+
+def test_an_abandoned_session_makes_room_for_a_new_one(monkeypatch):
+    from ffnn.playground import session as session_module
+    monkeypatch.setattr(session_module, "ABANDON_AFTER", 0.1)
+    with local_client(create_app(max_sessions=2)) as c:
+        old, kept = new_session(c)["id"], new_session(c)["id"]
+        post(c, kept, "play")                       # training: never evicted
+        time.sleep(0.3)
+        new_session(c)
+        assert c.get(f"/api/sessions/{old}").status_code == 404      # idle, paused, no stream: it went
+        assert c.get(f"/api/sessions/{kept}").status_code == 200
+        post(c, kept, "pause")
+
+
+def test_many_clients_each_keep_their_own_session():
+    """40 clients against 16 slots: each gets its session (201) or a 429, never someone else's
+    session evicted under them."""
+    from concurrent.futures import ThreadPoolExecutor
+    with local_client(create_app(max_sessions=16)) as c:
+        def client_run(_):
+            r = c.post("/api/sessions", json={"n": 50})
+            if r.status_code != 201:
+                return r.status_code
+            return c.get(f"/api/sessions/{r.json()['id']}").status_code
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(client_run, range(40)))
+    assert codes.count(200) == 16 and codes.count(429) == 24, codes
 
 
 def test_idle_sessions_expire():
-    from starlette.testclient import TestClient
-    with TestClient(create_app(idle_timeout=0.1)) as c:
+    with local_client(create_app(idle_timeout=0.1)) as c:
         old = new_session(c)["id"]
         time.sleep(0.2)
         new_session(c)
@@ -535,3 +569,150 @@ def test_serve_binds_localhost_and_warns_otherwise(monkeypatch, capsys):
     playground.serve("0.0.0.0", 9000, False)
     assert calls[-1]["host"] == "0.0.0.0"
     assert "warning" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- safe to leave open
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8765", "127.0.0.1.evil.example", ""])
+def test_a_foreign_host_header_is_refused_on_every_route(client, host):
+    """DNS rebinding: a page on evil.example whose name resolves to 127.0.0.1 gets nothing."""
+    sid = new_session(client)["id"]
+    for method, path in [("GET", "/"), ("GET", "/api/options"), ("POST", "/api/sessions"),
+                         ("GET", f"/api/sessions/{sid}"), ("POST", f"/api/sessions/{sid}/play"),
+                         ("GET", "/static/app.js"), ("GET", "/no/such/route")]:
+        r = client.request(method, path, headers={"Host": host})
+        assert r.status_code == 421, (method, path, r.status_code)
+        assert "host" in r.json()["error"]
+    assert client.app.state.sessions.get(sid).running is False
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8765", "localhost:8765", "[::1]:8765", "LOCALHOST"])
+def test_the_local_host_names_are_served(client, host):
+    assert client.get("/api/options", headers={"Host": host}).status_code == 200
+
+
+def test_the_bound_address_is_allowed_and_any_ip_only_when_bound_everywhere():
+    from ffnn.playground.guard import allowed_hosts
+    with local_client(create_app(hosts=allowed_hosts("192.168.1.5"))) as c:
+        assert c.get("/api/options", headers={"Host": "192.168.1.5:8765"}).status_code == 200
+        assert c.get("/api/options", headers={"Host": "10.0.0.7:8765"}).status_code == 421
+    with local_client(create_app(hosts=allowed_hosts("0.0.0.0"), any_ip=True)) as c:
+        assert c.get("/api/options", headers={"Host": "10.0.0.7:8765"}).status_code == 200
+        assert c.get("/api/options", headers={"Host": "evil.example"}).status_code == 421
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://127.0.0.1:9999", "https://127.0.0.1.evil.example"])
+def test_a_cross_origin_request_cannot_change_anything(client, origin):
+    sid = new_session(client)["id"]
+    n = len(client.app.state.sessions)
+    for path, body in [("/api/sessions", {}), (f"/api/sessions/{sid}/play", None),
+                       (f"/api/sessions/{sid}/config", {"lr": 0.5}), (f"/api/sessions/{sid}/close", None)]:
+        r = client.post(path, json=body, headers={"Origin": origin})
+        assert r.status_code == 403, (path, r.status_code)
+        assert "cross-origin" in r.json()["error"]
+    assert client.delete(f"/api/sessions/{sid}", headers={"Origin": origin}).status_code == 403
+    assert len(client.app.state.sessions) == n
+    assert client.app.state.sessions.get(sid).running is False
+    assert client.get(f"/api/sessions/{sid}", headers={"Origin": origin}).status_code == 200   # reading is harmless
+
+
+def test_the_pages_own_origin_may_change_state(client):
+    r = client.post("/api/sessions", json={}, headers={"Origin": LOCAL})
+    assert r.status_code == 201
+
+
+@pytest.mark.parametrize("kind", ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+                                  "multipart/form-data; boundary=x"])
+def test_a_simple_cross_site_body_type_is_refused(client, kind):
+    """The body types a page may send without a CORS preflight (a form, or fetch no-cors)."""
+    r = client.post("/api/sessions", content=b"{}", headers={"Content-Type": kind})
+    assert r.status_code == 403 and "type" in r.json()["error"]
+    assert len(client.app.state.sessions) == 0
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b"{\"a\":" * 50_000, b"[" * 30 + b"]" * 30,
+                                  b"{\"hidden\": [[[[[[[[[[1]]]]]]]]]]}"],
+                         ids=["100k-brackets", "50k-objects", "depth-30", "deep-value"])
+def test_deeply_nested_json_is_a_400(client, body):
+    r = client.post("/api/sessions", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    sid = new_session(client)["id"]
+    r = client.post(f"/api/sessions/{sid}/predict", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+
+
+def test_max_frames_2_streams_two_frames(client):
+    sid = new_session(client)["id"]
+    post(client, sid, "play")
+    with client.stream("GET", f"/api/sessions/{sid}/stream?max_frames=2") as r:
+        assert r.status_code == 200
+        assert len(_frames(r.read().decode())) == 2
+    post(client, sid, "pause")
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_port_in_use_fails_with_one_line_before_the_url(capsys):
+    import socket
+    from ffnn.cli import main
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["playground", "--port", str(port), "--no-browser"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "http://" not in captured.out
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ffnn: error:") and str(port) in lines[0], captured.err
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "http"])
+def test_a_bad_port_is_one_line_and_exit_2(capsys, port):
+    from ffnn.cli import main
+    with pytest.raises(SystemExit) as info:
+        main(["playground", "--port", port, "--no-browser"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ffnn: error:") and "port" in err[0]
+
+
+@pytest.fixture
+def real_server():
+    """The playground under uvicorn with serve()'s protocol, but a 0.5 s header timeout."""
+    import threading
+    import uvicorn
+    from ffnn.playground.guard import header_timeout_protocol
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
+                                           http=header_timeout_protocol(0.5), timeout_keep_alive=5))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    assert wait_until(lambda: server.started, 20)
+    yield port
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_a_slow_client_is_disconnected_after_the_header_timeout(real_server):
+    import socket
+    with socket.create_connection(("127.0.0.1", real_server), timeout=10) as slow:
+        slow.sendall(b"GET /api/options HTTP/1.1\r\nHost: 127.0.0.1\r\n")     # never finishes its head
+        t0 = time.monotonic()
+        assert slow.recv(1024) == b""                                          # closed by the server
+        assert time.monotonic() - t0 < 3
+    with socket.create_connection(("127.0.0.1", real_server), timeout=10) as quick:   # others are served
+        quick.sendall(b"GET /api/options HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert quick.recv(64).startswith(b"HTTP/1.1 200")
+
+
+def test_a_real_server_refuses_a_rebinding_host(real_server):
+    import socket
+    with socket.create_connection(("127.0.0.1", real_server), timeout=10) as s:
+        s.sendall(b"POST /api/sessions HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 2\r\n"
+                  b"Content-Type: application/json\r\nConnection: close\r\n\r\n{}")
+        assert s.recv(64).startswith(b"HTTP/1.1 421")

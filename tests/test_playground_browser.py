@@ -1,7 +1,7 @@
 """The playground end to end in a real headless Chromium, against the real uvicorn server.
 
 Skipped when Playwright or /usr/bin/chromium is missing. With ``FFNN_UPDATE_SCREENSHOT=1``
-the screenshot of the trained spiral also goes to docs/playground.png (for the README).
+the screenshot of the trained spiral also goes to docs/images/playground.png (README, docs).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "playground.png"
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "images" / "playground.png"
 RICH_FEATURES = "x1,x2,x1^2,x2^2,x1*x2,sin(x1),sin(x2)"
 
 
@@ -200,3 +200,90 @@ def test_closing_a_tab_mid_stream_leaves_the_server_working(browser, server_url)
         pg.wait_for_function("document.getElementById('epoch').textContent === '000,001'")
     finally:
         other.close()
+
+
+# ---------------------------------------------------------------------------
+# Fixes found by trying the page as a new user
+# ---------------------------------------------------------------------------
+
+def test_a_deep_wide_network_fits_its_panel(page, server_url):
+    page.goto(f"{server_url}#hidden=64,64,64,64,64,64,64,64")
+    wait_ready(page)
+    assert page.get_attribute("a.other", "href") == "/digits"    # the digits page is linked
+    page.wait_for_timeout(300)
+    net = page.locator("#network").bounding_box()
+    out = page.locator(".node[data-key='out']").bounding_box()
+    assert out["x"] + out["width"] <= net["x"] + net["width"] + 1, "the output column is clipped"
+    assert page.evaluate("document.getElementById('network').scrollWidth <= "
+                         "document.getElementById('network').clientWidth")
+    assert page.locator(".columns.compact").count() == 1
+    page.goto(f"{server_url}#hidden=4,2")
+    page.reload()
+    wait_ready(page)
+    assert page.locator(".columns.compact").count() == 0      # small networks keep the full labels
+
+
+def test_shell_command_follows_the_epochs_trained(page, server_url):
+    page.goto(server_url + "#hidden=4,2&dataset=circle")
+    wait_ready(page)
+    page.click("#play")
+    page.wait_for_function("parseInt(document.getElementById('epoch').textContent.replace(',', '')) > 5")
+    for _ in range(3):           # while running, the counter and the command agree at every frame
+        epoch, command = page.evaluate("[document.getElementById('epoch').textContent, "
+                                       "document.getElementById('command').textContent]")
+        assert f"--epochs {int(epoch.replace(',', ''))}" in command
+        page.wait_for_timeout(300)
+    page.click("#play")
+
+
+def test_hovering_a_disabled_feature_says_so(page, server_url):
+    page.goto(server_url + "#features=x1,x2")
+    wait_ready(page)
+    page.hover(".node[data-feature='x1^2']")
+    page.wait_for_selector("#hover-card:not(.hidden)")
+    assert "not an input now" in page.inner_text("#hover-caption")
+    assert not page.is_visible("#hover-canvas")
+    page.hover(".node[data-feature='x1']")
+    assert page.inner_text("#hover-caption") == "x1" and page.is_visible("#hover-canvas")
+
+
+def test_controls_show_no_defaults_before_the_session_arrives(browser, server_url):
+    context = browser.new_context()
+    pg = context.new_page()
+    released = []
+    pg.route("**/api/options", lambda route: released.append(route))
+    pg.goto(server_url + "#lr=0.3")
+    pg.wait_for_selector("#lr", state="attached")
+    assert not pg.is_visible("#lr") and not pg.is_visible("#network")
+    released[0].continue_()
+    wait_ready(pg)
+    assert pg.is_visible("#lr") and pg.input_value("#lr") == "0.3"
+    context.close()
+
+
+def test_hover_a_link_to_see_its_weight_and_click_to_edit_it(page, server_url):
+    page.goto(server_url + "#hidden=4,2&features=x1,x2")
+    wait_ready(page)
+    page.wait_for_function("app.positions && app.frame")
+    # the middle of the link from x1 to the first neuron of layer 1
+    x, y = page.evaluate("""() => {
+        const net = document.getElementById('network'), r = net.getBoundingClientRect(), p = app.positions;
+        const sx = p[0][0][0] + p[0][0][2], x1 = p[1][0][0];
+        return [r.left + (sx + x1) / 2 - net.scrollLeft, r.top + (p[0][0][1] + p[1][0][1]) / 2];
+    }""")
+    page.mouse.move(x, y)
+    page.wait_for_selector("#link-card:not(.hidden)")
+    text = page.inner_text("#link-card")
+    assert text.startswith("x1 \u2192 layer 1, neuron 1: weight \u2248 ")
+    shown = float(text.split("\u2248 ")[1].split()[0])
+    exact = page.evaluate("(() => { const w = app.frame.weights[0]; "
+                          "return new Int8Array(Uint8Array.from(atob(w.data), c => c.charCodeAt(0)).buffer)[0]"
+                          " / 127 * w.scale; })()")
+    assert shown == pytest.approx(exact, rel=1e-2)
+    page.mouse.click(x, y)
+    page.fill("#link-weight", "2.5")
+    page.press("#link-weight", "Enter")
+    page.wait_for_function("app.frame.weights[0].scale === 2.5")   # the largest weight now: 2.5 exactly
+    page.mouse.move(x, y + 1)
+    page.mouse.move(x, y)
+    page.wait_for_function("document.getElementById('link-card').textContent.includes('\u2248 2.50')")

@@ -24,6 +24,7 @@ def every_layer_model(dtype):
         layers.LeakyReLU(0.2), layers.PReLU(dtype=dtype), layers.PReLU(num_parameters=5, init=0.1, dtype=dtype),
         layers.RReLU(0.05, 0.25, rng=0), layers.ELU(0.5), layers.Softplus(), layers.Softsign(),
         layers.Identity(), layers.Dropout(0.2, rng=0),
+        layers.BatchNorm(5, dtype=dtype), layers.LayerNorm(5, dtype=dtype),
         layers.Linear(5, 3, bias=False, init="xavier_normal", rng=2, dtype=dtype), layers.Softmax(),
     ])
     gen = np.random.default_rng(3)
@@ -45,7 +46,7 @@ def test_round_trip_every_layer(dtype, tmp_path):
     assert [type(a) for a in loaded] == [type(b) for b in model]
     assert [a.config() for a in loaded] == [b.config() for b in model]
     assert [n for n, _ in loaded.named_parameters()] == [n for n, _ in model.named_parameters()]
-    for (name, p), (_, q) in zip(model.named_parameters(), loaded.named_parameters()):
+    for (name, p), (_, q) in zip(model.named_parameters(), loaded.named_parameters(), strict=True):
         assert q.value.dtype == dtype, name
         np.testing.assert_array_equal(q.value, p.value, err_msg=name)
         assert q.decay == p.decay
@@ -388,3 +389,248 @@ def test_plain_pickle_file_rejected_without_unpickling(tmp_path):
     path.write_bytes(pickle.dumps(trap))
     _expect_model_file_error(path)
     assert not marker.exists()
+
+
+# ----------------------------------------------------------------------------- hostile files (bounded memory)
+def _npy_header(shape, descr="<f4"):
+    import io
+
+    from numpy.lib import format as npy
+    buf = io.BytesIO()
+    npy.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": tuple(shape)})
+    return buf.getvalue()
+
+
+def _linear_header(n_in, n_out, shape=None, sha="0" * 64):
+    shape = [n_out, n_in] if shape is None else shape
+    config = {"in_features": n_in, "out_features": n_out, "bias": False, "init": "zeros", "dtype": "float32"}
+    params = {"weight": {"key": "0.weight", "shape": shape, "dtype": "float32", "sha256": sha}}
+    return {"format": "ffnn-model", "version": FORMAT_VERSION, "layers": [
+        {"type": "Linear", "config": config, "params": params}], "metadata": {}}
+
+
+def _zip(path, members, compression=zipfile.ZIP_STORED):
+    """Write ``{name: bytes}`` as a zip; ``__ffnn__`` given as a dict is stored as a uint8 .npy."""
+    with zipfile.ZipFile(path, "w", compression) as z:
+        for name, data in members.items():
+            if isinstance(data, dict):
+                raw = json.dumps(data).encode()
+                data = _npy_header((len(raw),), "|u1") + raw
+            z.writestr(name, data)
+    return path
+
+
+def _peak_bytes(fn):
+    """Peak traced memory (tracemalloc, which sees NumPy's allocations) while ``fn`` runs."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def _load_fails(path, *match, **kw):
+    def run():
+        with pytest.raises(ModelFileError) as info:
+            ffnn.load(path, **kw)
+        assert str(path) in str(info.value)
+        for m in match:
+            assert m in str(info.value), f"{m!r} not in {str(info.value)!r}"
+    return run
+
+
+LIMIT = 64 * 2**20
+
+
+def test_tiny_file_declaring_a_huge_layer_fails_in_bounded_memory(tmp_path):
+    """The issue's 427-byte file: a header declaring Linear(12000, 12000), and no data."""
+    path = _zip(tmp_path / "huge.ffnn", {"__ffnn__.npy": _linear_header(12000, 12000)})
+    assert path.stat().st_size < 1024
+    assert _peak_bytes(_load_fails(path, "0.weight", "missing")) < LIMIT
+
+
+@pytest.mark.parametrize("n", [12000, 200000])
+def test_npy_header_declaring_a_huge_array_without_its_data(tmp_path, n):
+    path = _zip(tmp_path / "huge.ffnn", {"__ffnn__.npy": _linear_header(n, n),
+                                         "0.weight.npy": _npy_header((n, n))})
+    assert _peak_bytes(_load_fails(path, "0.weight", "holds 0")) < LIMIT
+
+
+def test_npy_of_a_trillion_elements_fails_in_bounded_memory(tmp_path):
+    path = _zip(tmp_path / "huge.ffnn", {"__ffnn__.npy": _linear_header(2, 2, shape=[10**6, 10**6]),
+                                         "0.weight.npy": _npy_header((10**6, 10**6)) + b"\0" * 64})
+    assert _peak_bytes(_load_fails(path, "0.weight")) < LIMIT
+
+
+def test_npy_shape_that_differs_from_the_header_is_refused_before_reading(tmp_path):
+    data = np.zeros((4000, 4000), np.float32)
+    path = _zip(tmp_path / "m.ffnn", {"__ffnn__.npy": _linear_header(2, 2),
+                                      "0.weight.npy": _npy_header(data.shape) + data.tobytes()},
+                zipfile.ZIP_DEFLATED)
+    assert path.stat().st_size < 200_000
+    assert _peak_bytes(_load_fails(path, "(4000, 4000)", "(2, 2)")) < LIMIT
+
+
+def _patch_sizes(path, name, file_size):
+    """Rewrite the uncompressed size a zip declares for ``name`` (local header and central directory)."""
+    import struct
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(name)
+    raw[info.header_offset + 22:info.header_offset + 26] = struct.pack("<I", file_size)
+    central = raw.find(b"PK\x01\x02", 0)
+    while central >= 0:
+        n = struct.unpack("<H", raw[central + 28:central + 30])[0]
+        if raw[central + 46:central + 46 + n] == name.encode():
+            raw[central + 24:central + 28] = struct.pack("<I", file_size)
+        central = raw.find(b"PK\x01\x02", central + 4)
+    path.write_bytes(bytes(raw))
+
+
+def test_zip_bomb_member_is_stopped_while_streaming(tmp_path):
+    """A deflated member that expands to 100 MB but declares 40 bytes: reading stops at 40."""
+    head = _npy_header((10,))
+    path = _zip(tmp_path / "bomb.ffnn", {"__ffnn__.npy": _linear_header(10, 1, shape=[1, 10]),
+                                         "0.weight.npy": head + b"\0" * 100 * 2**20}, zipfile.ZIP_DEFLATED)
+    _patch_sizes(path, "0.weight.npy", len(head) + 40)
+    assert _peak_bytes(_load_fails(path, "0.weight")) < LIMIT
+
+
+def test_member_declaring_more_than_its_stored_bytes_can_hold(tmp_path):
+    head = _npy_header((5000, 5000))
+    path = _zip(tmp_path / "lie.ffnn", {"__ffnn__.npy": _linear_header(5000, 5000),
+                                        "0.weight.npy": head + b"\0" * 64}, zipfile.ZIP_DEFLATED)
+    _patch_sizes(path, "0.weight.npy", len(head) + 4 * 5000 * 5000)
+    assert _peak_bytes(_load_fails(path, "0.weight", "stored bytes")) < LIMIT
+
+
+def test_total_size_is_capped_before_reading(tmp_path):
+    """A well-formed 100 MB model (deflated to ~100 kB) is refused under a 64 MB cap, read without one."""
+    weight = np.zeros((5000, 5000), np.float32)
+    path = _zip(tmp_path / "big.ffnn", {"__ffnn__.npy": _linear_header(5000, 5000, sha=_sha(weight)),
+                                        "0.weight.npy": _npy_header(weight.shape) + weight.tobytes()},
+                zipfile.ZIP_DEFLATED)
+    del weight
+    assert _peak_bytes(_load_fails(path, "max_bytes", max_bytes=LIMIT)) < LIMIT
+    assert ffnn.load(path)[0].weight.value.shape == (5000, 5000)
+
+
+def test_json_header_nested_100k_deep(tmp_path):
+    path = _zip(tmp_path / "deep.ffnn", {"__ffnn__.npy": _npy_header((100000,), "|u1") + b"[" * 100000})
+    _load_fails(path, "header", "RecursionError")()
+
+
+def test_json_header_nested_deeper_than_the_limit(tmp_path):
+    from ffnn.serialize import MAX_JSON_DEPTH
+    header = _linear_header(2, 2)
+    deep: list = []
+    for _ in range(MAX_JSON_DEPTH):
+        deep = [deep]
+    header["metadata"] = {"deep": deep}
+    path = _zip(tmp_path / "deep.ffnn", {"__ffnn__.npy": header})
+    _load_fails(path, "levels deep")()
+    with pytest.raises(ModelFileError, match="deeper"):
+        ffnn.save(ffnn.Sequential([layers.Linear(2, 2)], metadata={"deep": deep}), tmp_path / "x")
+
+
+def test_header_that_is_not_uint8_text(tmp_path):
+    path = _zip(tmp_path / "m.ffnn", {"__ffnn__.npy": _npy_header((3,), "<f8") + b"\0" * 24})
+    _load_fails(path, "UTF-8 JSON")()
+
+
+@pytest.mark.parametrize("damage", ["tokenize", "literal", "keys", "descr", "negative", "magic", "version"])
+def test_damaged_npy_header(tmp_path, damage):
+    """Damaged .npy headers (tokenize.TokenError, SyntaxError... from NumPy) are ModelFileErrors."""
+    import struct
+    good = _npy_header((2, 2))
+    text = b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), '''"    # unterminated string
+    text += b" " * (118 - len(text) - 1) + b"\n"
+    bad = {"tokenize": b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text,
+           "literal": good.replace(b"(2, 2)", b"(2, x)"),
+           "keys": good.replace(b"'fortran_order'", b"'fortran_ordex'"),
+           "descr": good.replace(b"'<f4'", b"'<z9'"),
+           "negative": good.replace(b"(2, 2)", b"(-2, 2)"),
+           "magic": b"\x93NUMPZ" + good[6:],
+           "version": good[:6] + b"\x09\x00" + good[8:]}[damage]
+    path = _zip(tmp_path / "m.ffnn", {"__ffnn__.npy": _linear_header(2, 2), "0.weight.npy": bad + b"\0" * 16})
+    _load_fails(path, "0.weight", *(["TokenError"] if damage == "tokenize" else []))()
+
+
+def _flip_central_directory(path, offset, value):
+    raw = bytearray(path.read_bytes())
+    central = raw.rfind(b"PK\x01\x02")
+    raw[central + offset] = value
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("field, offset, value", [
+    ("compression method", 10, 99),          # zipfile: NotImplementedError
+    ("flag bits (encrypted)", 8, 1),         # zipfile: RuntimeError, a password is required
+    ("version needed", 6, 99),               # zipfile: NotImplementedError
+])
+def test_one_byte_in_the_central_directory(tmp_path, field, offset, value):
+    _, path = _saved(tmp_path)
+    _flip_central_directory(path, offset, value)
+    _expect_model_file_error(path, str(path))
+
+
+def test_read_archive_and_checkpoint_reader_share_the_bounds(tmp_path):
+    from ffnn.checkpoint import read_checkpoint
+    from ffnn.serialize import read_archive
+    path = _zip(tmp_path / "huge.ffnn", {"__ffnn__.npy": {**_linear_header(12000, 12000), "training": {}},
+                                         "0.weight.npy": _npy_header((12000, 12000))})
+    for reader in (read_archive, read_checkpoint):
+        with pytest.raises(ModelFileError, match="0.weight"):
+            reader(path)
+
+
+# ----------------------------------------------------------------------------- metadata of the wrong type
+BAD_METADATA = [
+    ("data_options", "n=5"), ("data_options", {"name_or_path": "evil.csv"}), ("data_options", {"n": "many"}),
+    ("data_options", {"seed": -3}), ("class_names", 5), ("class_names", ["only-one"]), ("n_classes", "2"),
+    ("n_classes", 7), ("image_shape", "28x28"), ("preprocessing", "standard"), ("preprocessing", {"kind": "evil"}),
+    ("features", 3), ("features", ["x1", "nope"]), ("recipe", "x"), ("recipe", {"hidden": -1}), ("task", "clustering"),
+    ("data", 5), ("schema", "2"), ("schema", 99),
+]
+
+
+@pytest.fixture(scope="module")
+def trained_model(tmp_path_factory):
+    from ffnn.recipe import Recipe
+    run = Recipe(data="xor", hidden="3", epochs=0, n=40).prepare()
+    path = tmp_path_factory.mktemp("meta") / "m.ffnn"
+    ffnn.save(run.model, path)
+    return path
+
+
+@pytest.mark.parametrize("key, value", BAD_METADATA, ids=[f"{k}={v!r}"[:40] for k, v in BAD_METADATA])
+def test_metadata_of_the_wrong_type_is_refused_and_evaluate_exits_2(tmp_path, capsys, trained_model, key, value):
+    from ffnn import cli
+    header, arrays = _read(trained_model)
+    header["metadata"][key] = value
+    path = tmp_path / "m.ffnn"
+    _write(path, header, arrays)
+    _expect_model_file_error(path, str(path))
+    (tmp_path / "in.csv").write_text("0.5,0.5\n")
+    for argv in (["evaluate", str(path)], ["predict", str(path), str(tmp_path / "in.csv")]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("ffnn: error:") and "Traceback" not in err
+
+
+def test_config_naming_far_more_than_its_arrays_is_refused_before_building(tmp_path):
+    """Linear(12000, 12000) over a 2x2 weight: refused before the 576 MB layer is allocated."""
+    weight = np.zeros((2, 2), np.float32)
+    path = _zip(tmp_path / "lie.ffnn", {"__ffnn__.npy": _linear_header(12000, 12000, shape=[2, 2], sha=_sha(weight)),
+                                        "0.weight.npy": _npy_header((2, 2)) + weight.tobytes()})
+    assert _peak_bytes(_load_fails(path, "configurations name", "before building")) < LIMIT
+
+
+def test_config_naming_a_little_more_than_its_arrays_is_built_and_compared(tmp_path):
+    weight = np.zeros((2, 2), np.float32)
+    path = _zip(tmp_path / "lie.ffnn", {"__ffnn__.npy": _linear_header(200, 300, shape=[2, 2], sha=_sha(weight)),
+                                        "0.weight.npy": _npy_header((2, 2)) + weight.tobytes()})
+    _load_fails(path, "layer 0 weight must have shape (300, 200)")()

@@ -180,3 +180,38 @@ def test_bad_hyper_parameter(make, fragments):
     err = _raises(ConfigError, make, *fragments)
     assert isinstance(err, TypeError)  # ConfigError also subclasses TypeError
 
+
+
+# ----------------------------------------------------------------------------- class labels and delimiters
+def test_class_labels_numbers_and_strings():
+    from ffnn._validation import class_labels
+    classes, codes = class_labels(np.array(["dog", "cat", "dog", "emu"]))
+    assert classes.tolist() == ["cat", "dog", "emu"] and codes.tolist() == [1, 0, 1, 2]
+    classes, codes = class_labels([5.0, -1.0, 5.0])
+    assert classes.tolist() == [-1.0, 5.0] and codes.tolist() == [1, 0, 1]
+    np.testing.assert_array_equal(classes[codes], [5.0, -1.0, 5.0])
+
+
+@pytest.mark.parametrize("y, fragments", [
+    (["cat", "cat"], ("at least 2 classes", "found 1", "cat")),
+    ([[0, 1]], ("1-D",)),
+    ([0.0, float("nan")], ("non-finite",)),
+    (np.array([None, 1], dtype=object), ("numbers or strings",)),
+])
+def test_class_labels_refused(y, fragments):
+    from ffnn._validation import class_labels
+    _raises(LabelError, lambda: class_labels(y, "y"), *fragments)
+
+
+@pytest.mark.parametrize("given, canonical", [(",", "comma"), (";", "semicolon"), ("\t", "tab"), ("\\t", "tab"),
+                                              ("tab", "tab"), (" ", "whitespace"), ("space", "whitespace"),
+                                              ("|", "pipe"), (":", ":")])
+def test_check_delimiter(given, canonical):
+    from ffnn._validation import check_delimiter
+    assert check_delimiter(given) == canonical
+
+
+@pytest.mark.parametrize("bad", ["", "ab", ".", "-", "1", "e", '"', "\n", 3, None])
+def test_check_delimiter_refused(bad):
+    from ffnn._validation import check_delimiter
+    _raises(ConfigError, lambda: check_delimiter(bad), "delimiter", repr(bad))

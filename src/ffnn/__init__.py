@@ -41,13 +41,17 @@ __all__ = [
     "TrainingDivergedError",
     "layers", "losses", "init", "optim", "schedules", "data", "metrics", "linear_models",
     "estimators", "experiments", "catalog", "recipe", "callbacks", "checkpoint",
+    "export_onnx", "to_torch", "from_torch", "sweep", "sweeps", "distributed", "augment",
 ]
 
 # Imported on first use so that `import ffnn` loads NumPy and the core only.
 _LAZY_ATTRIBUTES = {"Trainer": "train", "fit": "train", "evaluate": "train", "History": "history",
-                    "Callback": "callbacks", "EarlyStopping": "callbacks", "Recipe": "recipe"}
+                    "Callback": "callbacks", "EarlyStopping": "callbacks", "Recipe": "recipe",
+                    "export_onnx": "onnx_export", "to_torch": "torch_interop", "from_torch": "torch_interop",
+                    "sweep": "sweeps"}
 _LAZY_MODULES = {"optim", "schedules", "data", "metrics", "linear_models", "estimators", "experiments",
-                 "plots", "cli", "train", "catalog", "recipe", "callbacks", "checkpoint", "history", "sampling"}
+                 "plots", "cli", "train", "catalog", "recipe", "callbacks", "checkpoint", "history", "sampling",
+                 "onnx_export", "torch_interop", "sweeps", "distributed", "augment"}
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,9 @@ On any error the temporary file is removed and the target is left as it was.
 - both take ``check``, a callable run on the complete temporary file before the rename (a
   download's checksum): when it raises, the target is left as it was;
 - :func:`write_atomic` writes bytes or text in one call;
-- :func:`staging_directory` and :func:`publish_directory` do the same for a directory.
+- :func:`staging_directory` and :func:`publish_directory` do the same for a directory;
+  :func:`remove_stale_staging` removes the staging directories of writers that were killed
+  (their names carry the writer's process id, so a live writer's directory is left alone).
 """
 
 from __future__ import annotations
@@ -21,13 +23,20 @@ import os
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 __all__ = ["atomic_file", "atomic_path", "write_atomic", "remove_stale_temporaries", "staging_directory",
-           "publish_directory"]
+           "publish_directory", "remove_stale_staging"]
+
+STALE_AFTER = 24 * 3600.0
+"""Seconds after which a staging directory counts as stale even if its process id is in use
+again (a staging directory lives for the seconds it takes to write a run)."""
+
+_STAGED = re.compile(r"^\..+\.(?P<pid>[0-9]+)-[0-9a-f]{12}\.(?:staging|old)$")
 
 Check = Callable[[Path], object]
 """A callable run on the complete temporary file before it replaces the target; it rejects
@@ -36,6 +45,11 @@ the file by raising (its return value is ignored)."""
 
 def _temporary_name(path: Path, suffix: str = ".tmp") -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}{suffix}")
+
+
+def _directory_name(path: Path, suffix: str) -> Path:
+    """``.<name>.<pid>-<12 hex digits><suffix>``: a directory beside ``path`` owned by this process."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}{suffix}")
 
 
 def _open(path: Path, mode: str) -> IO[Any]:
@@ -135,7 +149,7 @@ def staging_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
     """A new empty directory beside ``target`` to assemble it in; removed on exit unless it was
     published (moved to ``target`` by :func:`publish_directory`)."""
     target = Path(target)
-    staged = _temporary_name(target, ".staging")
+    staged = _directory_name(target, ".staging")
     os.mkdir(staged, 0o777)
     try:
         yield staged
@@ -154,7 +168,7 @@ def publish_directory(staged: str | os.PathLike[str], target: str | os.PathLike[
     if not target.exists():
         os.replace(staged, target)
         return target
-    aside = _temporary_name(target, ".old")
+    aside = _directory_name(target, ".old")
     os.replace(target, aside)
     try:
         os.replace(staged, target)
@@ -163,3 +177,43 @@ def publish_directory(staged: str | os.PathLike[str], target: str | os.PathLike[
         raise
     shutil.rmtree(aside, ignore_errors=True)
     return target
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True                      # another user's process (or unknowable): leave it
+    return True
+
+
+def remove_stale_staging(directory: str | os.PathLike[str], *, stale_after: float = STALE_AFTER) -> list[Path]:
+    """Delete the staging directories (and set-aside old directories) that :func:`staging_directory`
+    and :func:`publish_directory` left in ``directory`` when their process was killed.
+
+    A directory counts as stale when the process id in its name no longer runs, or when it is
+    older than ``stale_after`` seconds; a live writer's directory is never touched. Returns
+    the directories removed.
+    """
+    removed = []
+    now = time.time()
+    try:
+        candidates = list(Path(directory).iterdir())
+    except OSError:
+        return removed
+    for candidate in candidates:
+        match = _STAGED.match(candidate.name)
+        if not match or not candidate.is_dir() or candidate.is_symlink():
+            continue
+        try:
+            age = now - candidate.stat().st_mtime
+        except OSError:
+            continue
+        if age > stale_after or not _process_alive(int(match["pid"])):
+            shutil.rmtree(candidate, ignore_errors=True)
+            removed.append(candidate)
+    return removed

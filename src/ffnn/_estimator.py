@@ -39,9 +39,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, FfnnError
 
-__all__ = ["Estimator", "ClassifierMixin", "RegressorMixin", "HAVE_SKLEARN"]
+__all__ = ["Estimator", "ClassifierMixin", "RegressorMixin", "TransformerMixin", "HAVE_SKLEARN", "NotFittedError",
+           "check_fitted", "validate_data", "require_sklearn"]
 
 
 def _r2_score(y_true: Any, y_pred: Any) -> float:
@@ -118,6 +119,14 @@ class _FallbackClassifierMixin:
         return float(np.mean(self.predict(X) == np.asarray(y)))  # type: ignore[attr-defined]
 
 
+class _FallbackTransformerMixin:
+    """``fit_transform``, as ``sklearn.base.TransformerMixin``."""
+
+    def fit_transform(self, X: Any, y: Any = None) -> Any:
+        """``fit(X, y).transform(X)``."""
+        return self.fit(X, y).transform(X)  # type: ignore[attr-defined]
+
+
 class _FallbackRegressorMixin:
     """``score`` = coefficient of determination ``R^2``, as ``sklearn.base.RegressorMixin``."""
 
@@ -132,17 +141,87 @@ if TYPE_CHECKING:
     _Base = _FallbackBase
     ClassifierMixin = _FallbackClassifierMixin
     RegressorMixin = _FallbackRegressorMixin
+    TransformerMixin = _FallbackTransformerMixin
     HAVE_SKLEARN: bool
 else:
     try:  # scikit-learn is optional: subclass its bases when it is there
         from sklearn.base import BaseEstimator as _Base
-        from sklearn.base import ClassifierMixin, RegressorMixin
+        from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
         HAVE_SKLEARN = True
     except ImportError:
         _Base = _FallbackBase
         ClassifierMixin = _FallbackClassifierMixin
         RegressorMixin = _FallbackRegressorMixin
+        TransformerMixin = _FallbackTransformerMixin
         HAVE_SKLEARN = False
+
+
+if TYPE_CHECKING:
+    _NotFittedBase: type = ValueError
+else:
+    try:
+        from sklearn.exceptions import NotFittedError as _NotFittedBase
+    except ImportError:
+        class _NotFittedBase(ValueError, AttributeError):
+            pass
+
+
+class NotFittedError(FfnnError, _NotFittedBase):
+    """``predict``/``score``/``transform`` called before ``fit`` (scikit-learn's
+    ``NotFittedError`` when it is installed: a ``ValueError`` and an ``AttributeError``)."""
+
+
+def check_fitted(estimator: Any) -> None:
+    """Raise :class:`NotFittedError` unless ``estimator`` has a fitted attribute (a name ending
+    in ``_``): scikit-learn's ``check_is_fitted`` when it is installed."""
+    name = type(estimator).__name__
+    message = f"This {name} instance is not fitted yet. Call 'fit' with appropriate arguments before using it."
+    if HAVE_SKLEARN:
+        from sklearn.exceptions import NotFittedError as SklearnNotFitted
+        from sklearn.utils.validation import check_is_fitted
+        try:
+            check_is_fitted(estimator)
+        except SklearnNotFitted:
+            raise NotFittedError(message) from None
+    elif not any(k.endswith("_") and not k.startswith("__") for k in vars(estimator)):
+        raise NotFittedError(message)
+
+
+def validate_data(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool = True, **options: Any) -> Any:
+    """Check ``X`` (and ``y`` when given) with scikit-learn's ``validate_data``: 2-D finite
+    numeric ``X``, consistent lengths, ``n_features_in_`` (and ``feature_names_in_``)
+    recorded when ``reset``, else checked. ``y="no_validation"`` (the default) checks ``X``
+    only; ``y=None`` is an error for a model that needs targets. ``options`` go to
+    scikit-learn (``dtype``, ``y_numeric``, ``multi_output``...). Without scikit-learn, a
+    float64 ``X`` checked by :func:`ffnn._validation.as_float_array` and its feature count."""
+    if HAVE_SKLEARN:
+        from sklearn.utils.validation import validate_data as sklearn_validate
+        return sklearn_validate(estimator, X, y, reset=reset, **{"dtype": np.float64, **options})
+    from ._validation import as_float_array
+    from .errors import ShapeError
+    X = as_float_array(X, "X", dtype=np.float64, ndim=2)
+    if len(X) == 0:
+        raise ShapeError(f"{type(estimator).__name__} got an empty X (0 samples)")
+    if reset:
+        estimator.n_features_in_ = X.shape[1]
+    elif X.shape[1] != estimator.n_features_in_:
+        raise ShapeError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+                         f"{estimator.n_features_in_} features as input")
+    if isinstance(y, str) and y == "no_validation":
+        return X
+    if y is None:
+        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None")
+    y = np.asarray(y)
+    if len(y) != len(X):
+        raise ShapeError(f"X and y must have the same number of samples, got {len(X)} and {len(y)}")
+    return X, y
+
+
+def require_sklearn(owner: str) -> None:
+    """Raise an ImportError naming the extra to install when scikit-learn is missing."""
+    if not HAVE_SKLEARN:
+        raise ImportError(f"{owner} needs scikit-learn (it validates input and splits data with it); "
+                          "install it with: pip install 'ffnn[sklearn]'")
 
 
 class Estimator(_Base):

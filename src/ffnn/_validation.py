@@ -146,6 +146,52 @@ def check_labels(y: Any, n_classes: int, owner: str = "labels") -> np.ndarray:
     return y.astype(np.intp, copy=False)
 
 
+def class_labels(y: Any, owner: str = "labels", *, min_classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """``(classes, codes)``: the distinct labels in sorted order and each sample's index among them.
+
+    Labels may be numbers or strings (``classes[codes]`` gives ``y`` back). Fewer than
+    ``min_classes`` distinct labels raise :class:`LabelError` naming the labels found.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise LabelError(f"{owner} must be a 1-D array of class labels, got shape {y.shape}")
+    if y.dtype.kind not in "biufUS":
+        raise LabelError(f"{owner} must be numbers or strings, got dtype {y.dtype}")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise LabelError(f"{owner} contains a non-finite label; expected numbers or strings")
+    classes, codes = np.unique(y, return_inverse=True)
+    check_class_count(len(classes), classes, owner, min_classes=min_classes)
+    return classes, codes.reshape(-1).astype(np.intp)
+
+
+def check_class_count(n_classes: int, names: Any = None, owner: str = "classification",
+                      *, min_classes: int = 2) -> None:
+    """Raise :class:`LabelError` when there are fewer than ``min_classes`` classes (naming them)."""
+    if n_classes < min_classes:
+        found = "" if names is None or not len(names) else ": " + ", ".join(map(str, list(names)[:5]))
+        raise LabelError(f"{owner} needs at least {min_classes} classes, found {n_classes}{found}")
+
+
+DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|", "whitespace": " "}
+"""Named CSV delimiters; ``whitespace`` splits on any run of spaces and tabs."""
+
+
+def check_delimiter(value: Any, name: str = "delimiter") -> str:
+    """The canonical form of a CSV delimiter: a name of :data:`DELIMITERS` (``";"`` gives
+    ``"semicolon"``, ``"\\t"`` gives ``"tab"``, ``" "`` gives ``"whitespace"``) or another single
+    character that cannot be part of a number or a quoted cell."""
+    if isinstance(value, str):
+        text = {"\\t": "\t", "space": " ", "\\s": " "}.get(value, value)
+        if text in DELIMITERS:
+            return text
+        names = {char: key for key, char in DELIMITERS.items()}
+        if text in names:
+            return names[text]
+        if len(text) == 1 and not (text.isalnum() or text in "\"'.+-\r\n"):
+            return text
+    raise ConfigError(f"{name} must be one character or one of {', '.join(DELIMITERS)}; got {value!r}")
+
+
 def make_rng(seed: Any) -> np.random.Generator:
     """Return a Generator from None, an int or a Generator (which is used as is)."""
     if isinstance(seed, np.random.Generator):

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import check_int, check_number
+from ._validation import check_choice, check_int, check_number
 from .errors import ConfigError, TrainingDivergedError
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from .train import Trainer
 
 __all__ = ["Callback", "CallbackList", "DivergenceGuard", "ScheduleStepper", "EarlyStopping", "ProgressBar",
-           "EpochPrinter", "L1Penalty"]
+           "EpochPrinter", "L1Penalty", "GradientClipping"]
 
 HOOKS = ("on_train_begin", "on_epoch_begin", "on_before_step", "on_batch_end", "on_interrupt", "on_epoch_end",
          "on_train_end")
@@ -235,35 +235,68 @@ class EarlyStopping(Callback):
     restore_best : bool
         At the end, put back the weights of the best epoch.
     monitor : str
-        A history key to minimise; default ``"val_loss"``, falling back to ``"loss"`` when
-        there is no held-out data.
+        A history key; default ``"val_loss"``, falling back to ``"loss"`` when there is no
+        held-out data.
+    mode : "min" or "max"
+        Whether the monitored value should decrease (a loss) or increase (a score).
+    rule : "keras" or "sklearn"
+        What counts. ``"keras"``: an epoch improves when it beats the best by more than
+        ``min_delta``, and the best is the last such value. ``"sklearn"`` (scikit-learn's
+        MLP): an epoch improves when it is at least ``min_delta`` better than the best,
+        and the best (and its weights) follows every strictly better value.
+    reduce_lr : float or None
+        When patience runs out, divide the optimizer's learning rate by this and wait
+        again instead of stopping, until the rate is at most ``min_lr`` (scikit-learn's
+        ``learning_rate="adaptive"`` is ``reduce_lr=5, min_lr=1e-6``).
+    min_lr : float
+    reset : bool
+        Start afresh (best, count, best weights) at each ``on_train_begin``; False keeps
+        them across calls of :meth:`Trainer.fit` (warm starts, ``partial_fit``).
     """
 
     def __init__(self, patience: int = 5, min_delta: float = 0.0, restore_best: bool = True,
-                 monitor: str = "val_loss") -> None:
+                 monitor: str = "val_loss", *, mode: str = "min", rule: str = "keras",
+                 reduce_lr: float | None = None, min_lr: float = 0.0, reset: bool = True) -> None:
         self.patience = check_int("patience", patience, low=0)
         self.min_delta = check_number("min_delta", min_delta, low=0.0)
         self.restore_best = bool(restore_best)
         self.monitor = monitor
-        self.best: float = math.inf
+        self.mode = check_choice("mode", mode, ("min", "max"))
+        self.rule = check_choice("rule", rule, ("keras", "sklearn"))
+        self.reduce_lr = None if reduce_lr is None else check_number("reduce_lr", reduce_lr, low=1.0,
+                                                                     low_inclusive=False)
+        self.min_lr = check_number("min_lr", min_lr, low=0.0)
+        self.reset = bool(reset)
+        self.best: float = math.inf if self.mode == "min" else -math.inf
         self.best_epoch: int | None = None
         self.best_state: dict[str, np.ndarray] | None = None
         self._wait = 0
 
     def on_train_begin(self) -> None:
-        self.best, self.best_epoch, self.best_state, self._wait = math.inf, None, None, 0
+        if self.reset:
+            self.best, self.best_epoch, self.best_state, self._wait = math.inf if self.mode == "min" else -math.inf, \
+                None, None, 0
         self.stop_training = False
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         key = self.monitor if self.monitor in logs else "loss"
-        value = logs[key]
-        if value < self.best - self.min_delta:
-            self.best, self.best_epoch, self._wait = value, epoch, 0
+        sign = 1.0 if self.mode == "min" else -1.0     # compare sign * value: smaller is better
+        value, best = sign * logs[key], sign * self.best
+        if self.rule == "keras":
+            improved = better = value < best - self.min_delta
+        else:
+            improved, better = value <= best - self.min_delta, value < best
+        self._wait = 0 if improved else self._wait + 1
+        if better:
+            self.best, self.best_epoch = logs[key], epoch
             if self.restore_best:
                 self.best_state = self.model.state()
-        else:
-            self._wait += 1
-            if self._wait >= self.patience:
+        if not improved and self._wait >= self.patience:
+            optimizer = self.trainer.optimizer
+            if self.reduce_lr is not None and optimizer.lr > self.min_lr:
+                optimizer.lr = optimizer.lr / self.reduce_lr
+                self._wait = 0
+            else:
                 self.stop_training = True
                 self.history.stopped_early = True
 
@@ -372,3 +405,34 @@ class L1Penalty(Callback):
         for p in self.model.parameters():
             if p.decay:
                 p.grad += self.rate * np.sign(p.value)
+
+
+class GradientClipping(Callback):
+    """Clip the gradients by their global norm before each step, as
+    ``torch.nn.utils.clip_grad_norm_(parameters, max_norm)``.
+
+    With ``g`` all the gradients of the trainer's parameters as one vector and
+    ``||g|| = sqrt(sum_p sum_i g_pi^2)``: when ``c = max_norm / (||g|| + 1e-6) < 1`` every
+    gradient is multiplied by ``c``, so the step keeps its direction and its gradient norm is
+    at most ``max_norm``; otherwise the gradients are left alone. A non-finite norm leaves them
+    alone too (the divergence guard reports it). ``Trainer(clip_grad_norm=...)`` adds one after
+    the caller's callbacks (after an :class:`L1Penalty`, so the penalty is clipped too).
+
+    Attributes
+    ----------
+    last_norm : float
+        ``||g||`` of the last batch, before clipping.
+    """
+
+    def __init__(self, max_norm: float) -> None:
+        self.max_norm = check_number("clip_grad_norm", max_norm, low=0.0, low_inclusive=False)
+        self.last_norm = math.nan
+
+    def on_before_step(self, batch: int) -> None:
+        grads = [p.grad for p in self.trainer.parameters]
+        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+        self.last_norm = norm
+        coef = self.max_norm / (norm + 1e-6)
+        if coef < 1.0:
+            for g in grads:
+                g *= g.dtype.type(coef)

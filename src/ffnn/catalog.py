@@ -7,7 +7,7 @@ ACTIVATIONS   relu, tanh, sigmoid, leaky_relu, ... (aliases   ``mlp``, ``ffnn tr
               logistic, linear)                               playground, the estimators
 LOSSES        ce, mse, bce, robust-bce (short names)          ``ffnn train --loss``, the playground
 OPTIMIZERS    sgd, momentum, nesterov, adam, adamw, rmsprop,  ``ffnn train --optimizer`` (with each one's
-              adagrad                                         default learning rate), the playground, the
+              adagrad, adadelta                               default learning rate), the playground, the
                                                               estimators' ``solver``
 SCHEDULES     step, inverse-time, exponential, plateau,       ``ffnn train --schedule KIND:ARG:...``
               cosine, momentum
@@ -23,7 +23,7 @@ with :func:`register_layer`.
 
 >>> from ffnn import catalog
 >>> catalog.OPTIMIZERS.names()
-('sgd', 'momentum', 'nesterov', 'adam', 'adamw', 'rmsprop', 'adagrad')
+('sgd', 'momentum', 'nesterov', 'adam', 'adamw', 'rmsprop', 'adagrad', 'adadelta')
 >>> catalog.OPTIMIZERS.entry("adam").default_lr
 0.001
 >>> type(catalog.activation("logistic")).__name__
@@ -140,7 +140,8 @@ class Table(Mapping[str, T]):
 LAYERS: Table[type[L.Layer]] = Table("layer type", (Entry(cls.__name__, cls, (cls.__doc__ or "").split("\n")[0])
                                                    for cls in (L.Linear, L.Sigmoid, L.Tanh, L.ReLU, L.LeakyReLU,
                                                                L.PReLU, L.RReLU, L.ELU, L.Softplus, L.Softsign,
-                                                               L.Identity, L.Softmax, L.Dropout)))
+                                                               L.Identity, L.Softmax, L.Dropout, L.BatchNorm,
+                                                               L.LayerNorm)))
 """Layer classes by class name: the registry :func:`ffnn.load` resolves model files through."""
 
 
@@ -271,6 +272,8 @@ OPTIMIZERS: Table[type[_optim.Optimizer]] = Table("optimizer", [
           extra={"default_lr": 1e-3, "label": "RMSprop"}),
     Entry("adagrad", _optim.Adagrad, "Adagrad, as torch.optim.Adagrad", build=_plain(_optim.Adagrad),
           extra={"default_lr": 0.05, "label": "Adagrad"}),
+    Entry("adadelta", _optim.Adadelta, "Adadelta (Zeiler), as torch.optim.Adadelta", build=_plain(_optim.Adadelta),
+          extra={"default_lr": 1.0, "label": "Adadelta"}),
 ])
 """Optimizers by name, each with its default learning rate (``extra["default_lr"]``) and
 whether it takes the ``momentum`` option (``extra["momentum"]``)."""
@@ -324,6 +327,9 @@ SCHEDULES: Table[ScheduleKind] = Table("schedule", [
           "cosine annealing from lr to 0 over all the epochs"),
     Entry("momentum", ScheduleKind(_schedules.MomentumSchedule, (("start", float), ("end", float), ("after", int)),
                                    3), "momentum START until epoch AFTER, then END"),
+    Entry("warmup", ScheduleKind(_schedules.LinearWarmup, (("epochs", int), ("start_factor", float)), 1),
+          "lr rising linearly over the first EPOCHS epochs (from lr/(EPOCHS+1), or lr*START_FACTOR), then the "
+          "other lr schedule (e.g. warmup:2+cosine)"),
 ])
 """Schedules by kind, as ``--schedule KIND:ARG:ARG`` takes them (join several with ``+``)."""
 
@@ -361,15 +367,32 @@ def parse_schedule(spec: str | None) -> list[tuple[str, dict[str, Any]]]:
 def schedules(spec: str | None, optimizer: _optim.Optimizer, epochs: int) -> list[_schedules.Schedule]:
     """The schedules of a ``--schedule`` spec over ``optimizer``, in order.
 
-    ``cosine`` without ``T_MAX`` anneals over ``epochs``.
+    ``cosine`` without ``T_MAX`` anneals over ``epochs`` (over the epochs after the warm-up
+    with ``warmup:W``). ``warmup`` wraps the spec's learning-rate schedule (at most one), which
+    starts when the warm-up ends (:class:`ffnn.schedules.LinearWarmup`).
     """
+    parsed = parse_schedule(spec)
+    warmups = [kwargs for kind, kwargs in parsed if kind == "warmup"]
+    if len(warmups) > 1:
+        raise ConfigError(f"schedule {spec!r}: give at most one warmup")
+    warm = warmups[0]["epochs"] if warmups else 0
     made = []
-    for kind, kwargs in parse_schedule(spec):
+    for kind, kwargs in parsed:
+        if kind == "warmup":
+            continue
         shape = SCHEDULES[kind]
         if shape.epochs_arg and shape.epochs_arg not in kwargs:
-            kwargs[shape.epochs_arg] = max(int(epochs), 1)
+            kwargs[shape.epochs_arg] = max(int(epochs) - warm, 1)
         made.append(shape.cls(optimizer, **kwargs))
-    return made
+    if not warmups:
+        return made
+    lr_schedules = [s for s in made if s.attribute == "lr"]
+    if len(lr_schedules) > 1:
+        raise ConfigError(f"schedule {spec!r}: warmup composes with one learning-rate schedule, got "
+                          f"{len(lr_schedules)}")
+    then = lr_schedules[0] if lr_schedules else None
+    warmup = _schedules.LinearWarmup(optimizer, then=then, **warmups[0])
+    return [warmup if s is then else s for s in made] if then is not None else [warmup, *made]
 
 
 # --- initializers ----------------------------------------------------------------------

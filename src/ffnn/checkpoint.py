@@ -24,7 +24,7 @@ from ._atomic import remove_stale_temporaries
 from ._validation import check_int
 from .callbacks import Callback
 from .errors import ModelFileError
-from .serialize import build_model, check_arrays, describe_arrays, describe_model, read_archive, write_archive
+from .serialize import MAX_BYTES, ModelArchive, build_model, describe_arrays, describe_model, write_archive
 
 if TYPE_CHECKING:
     from .train import Trainer, TrainerState
@@ -53,7 +53,7 @@ def _join(value: Any, arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(value, dict):
         if set(value) == {_ARRAY}:
             key = value[_ARRAY]
-            if key not in arrays:
+            if not isinstance(key, str) or key not in arrays:
                 raise ModelFileError(f"the training state refers to a missing array {key!r}")
             return arrays[key]
         return {k: _join(v, arrays) for k, v in value.items()}
@@ -73,21 +73,23 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str]) -> Path:
     return write_archive(path, header, {**arrays, **training_arrays})
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> TrainerState:
+def read_checkpoint(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> TrainerState:
     """The trainer state stored in a checkpoint (for :meth:`ffnn.Trainer.load_state_dict`).
 
-    The file is verified as a model file is (format, hashes, nothing undescribed); one
-    without a ``training`` section is refused with :class:`~ffnn.ModelFileError`.
+    The file is read and verified as a model file is (:class:`~ffnn.serialize.ModelArchive`:
+    header and array shapes checked before any data are read, memory bounded, hashes, nothing
+    undescribed); one without a ``training`` section is refused with
+    :class:`~ffnn.ModelFileError`.
     """
-    header, contents = read_archive(path)
-    if not isinstance(header.get("training"), dict):
-        raise ModelFileError(f"{path} is a model file without training state, not a checkpoint")
-    model, used = build_model(path, header, contents)
-    training = check_arrays(path, header.get("training_arrays", {}), contents, "training")
-    extra = set(contents) - used - set(training)
-    if extra:
-        raise ModelFileError(f"{path}: unexpected arrays {sorted(extra)} not described by the header")
-    state = _join(header["training"], training)
+    with ModelArchive(path, max_bytes=max_bytes) as archive:
+        if not isinstance(archive.header.get("training"), dict):
+            raise ModelFileError(f"{path} is a model file without training state, not a checkpoint")
+        model = build_model(path, archive.header, archive)
+        training = {key: archive[key] for key in archive.training_keys()}
+    try:
+        state = _join(archive.header["training"], training)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
     state["model"] = model.state()
     return dict(state)
 

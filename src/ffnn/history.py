@@ -14,7 +14,12 @@ from ._atomic import write_atomic
 from .callbacks import Callback
 from .errors import ConfigError
 
-__all__ = ["History"]
+__all__ = ["History", "is_partial"]
+
+
+def is_partial(record: dict[str, Any]) -> bool:
+    """Whether a history record is of an epoch cut short (by Ctrl-C)."""
+    return bool(record.get("partial", 0))
 
 
 class History(Callback):
@@ -24,6 +29,10 @@ class History(Callback):
     classification), ``val_loss``, ``val_accuracy`` (with held-out data), ``lr``,
     ``momentum`` (for optimizers that have one) and ``seconds``. ``history["val_loss"]`` gives
     one key's values over the epochs.
+
+    An epoch cut short by Ctrl-C is recorded with ``partial`` set to 1 (its loss and accuracy
+    are over the batches it ran); :attr:`epochs` counts whole epochs only, ``history.csv`` has
+    a ``partial`` column (0 or 1) when such a record exists, and the plots draw it apart.
     """
 
     def __init__(self) -> None:
@@ -54,14 +63,18 @@ class History(Callback):
 
     @property
     def epochs(self) -> int:
-        return len(self.records)
+        """Whole epochs recorded (a partial epoch is not one)."""
+        return sum(1 for r in self.records if not is_partial(r))
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
         """Write one row per epoch (atomically)."""
         out = io.StringIO()
+        rows: list[dict[str, Any]] = list(self.records)
+        if any(is_partial(r) for r in rows):
+            rows = [{**r, "partial": int(is_partial(r))} for r in rows]
         writer = csv.DictWriter(out, fieldnames=self.keys(), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(self.records)
+        writer.writerows(rows)
         return write_atomic(path, out.getvalue())
 
     def state_dict(self) -> dict[str, Any]:

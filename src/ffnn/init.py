@@ -15,6 +15,10 @@ name              distribution                                 scale
 ``"zeros"``       all zeros                                    --
 ================  ===========================================  ==========================
 
+Weights are drawn straight into an array of the layer's dtype, a block of at most
+:data:`BLOCK` values at a time: a float32 layer never holds a float64 copy of its weights
+(the values are the float64 draws rounded to the dtype, the same for any block size).
+
 Xavier (Glorot & Bengio, 2010) keeps the variance of activations and of back-propagated
 deltas roughly constant through tanh/logistic layers; He/MSRA (He et al., 2015) doubles the
 variance to make up for ReLU zeroing half of its inputs. Both match ``torch.nn.init``'s
@@ -43,6 +47,24 @@ __all__ = ["gaussian", "xavier_normal", "xavier_uniform", "he_normal", "he_unifo
 Initializer = Callable[[tuple[int, ...], np.random.Generator, Any], np.ndarray]
 """``f(shape, rng, dtype) -> array``: the signature every initializer has."""
 
+BLOCK = 1 << 16
+"""Values drawn (in float64) per block before they are rounded into the output array."""
+
+
+def _draw(shape: tuple[int, ...], dtype: Any, sample: Callable[[int], np.ndarray]) -> np.ndarray:
+    """An array of ``shape`` and ``dtype`` filled with ``sample(k)``, block by block.
+
+    ``sample(k)`` draws ``k`` float64 values from the generator; drawing in blocks consumes the
+    generator exactly as one call of the whole size would, so the values do not depend on
+    :data:`BLOCK`, and float64 results are those of ``sample(size)``.
+    """
+    out = np.empty(shape, dtype=check_dtype(dtype))
+    flat = out.reshape(-1)
+    for start in range(0, flat.size, BLOCK):
+        stop = min(start + BLOCK, flat.size)
+        flat[start:stop] = sample(stop - start)
+    return out
+
 
 def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
     if len(shape) == 1:
@@ -56,7 +78,7 @@ def gaussian(std: float = 0.01) -> Initializer:
     std = check_number("std", std, low=0.0)
 
     def init(shape, rng, dtype):
-        return (rng.standard_normal(shape) * std).astype(check_dtype(dtype))
+        return _draw(shape, dtype, lambda k: rng.standard_normal(k) * std)
 
     init.__name__ = f"gaussian(std={std})"
     return init
@@ -65,27 +87,29 @@ def gaussian(std: float = 0.01) -> Initializer:
 def xavier_normal(shape: tuple[int, ...], rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
     """N(0, std^2) with std = sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(shape)
-    return (rng.standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))).astype(check_dtype(dtype))
+    std = np.sqrt(2.0 / (fan_in + fan_out))
+    return _draw(shape, dtype, lambda k: rng.standard_normal(k) * std)
 
 
 def xavier_uniform(shape: tuple[int, ...], rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
     """U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), i.e. std = sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(shape)
     a = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-a, a, shape).astype(check_dtype(dtype))
+    return _draw(shape, dtype, lambda k: rng.uniform(-a, a, k))
 
 
 def he_normal(shape: tuple[int, ...], rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
     """N(0, std^2) with std = sqrt(2 / fan_in) (He et al. 2015, "MSRA")."""
     fan_in, _ = _fans(shape)
-    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(check_dtype(dtype))
+    std = np.sqrt(2.0 / fan_in)
+    return _draw(shape, dtype, lambda k: rng.standard_normal(k) * std)
 
 
 def he_uniform(shape: tuple[int, ...], rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
     """U(-a, a) with a = sqrt(6 / fan_in), i.e. std = sqrt(2 / fan_in)."""
     fan_in, _ = _fans(shape)
     a = np.sqrt(6.0 / fan_in)
-    return rng.uniform(-a, a, shape).astype(check_dtype(dtype))
+    return _draw(shape, dtype, lambda k: rng.uniform(-a, a, k))
 
 
 def zeros(shape: tuple[int, ...], rng: np.random.Generator | None = None, dtype=np.float32) -> np.ndarray:

@@ -43,7 +43,7 @@ from .parameter import Parameter
 # LAYERS and ACTIVATIONS are still importable from here: they are the catalogue's tables.
 __all__ = [
     "Layer", "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU",
-    "Softplus", "Softsign", "Identity", "Softmax", "Dropout",
+    "Softplus", "Softsign", "Identity", "Softmax", "Dropout", "BatchNorm", "LayerNorm",
 ]
 
 
@@ -71,6 +71,9 @@ class Layer(ABC):
     training: bool = True
     in_features: int | None = None
     """The input width the layer requires, or None when any width works."""
+    kinks: tuple[float, ...] = ()
+    """Inputs at which ``dy/dx`` jumps (0 for the ReLU family): :func:`ffnn.gradcheck` does
+    not compare a finite difference whose step moves an input of this layer across one."""
 
     def __init__(self) -> None:
         self.training = True
@@ -124,6 +127,19 @@ class Layer(ABC):
         """Restore :meth:`extra_state` output."""
         if state:
             raise ConfigError(f"{type(self).__name__} keeps no extra state, got keys {sorted(state)}")
+
+    _CACHES = ("_x", "_y", "_factor", "_mask", "_shape", "_xhat", "_inv_std")
+    """Where a forward pass leaves what ``backward`` needs (besides the scratch ``_buffers``)."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the layer's configuration, parameters and random generator, not what the
+        last forward pass left behind: the scratch buffers and the caches (the last input)."""
+        state = self.__dict__.copy()
+        state["_buffers"] = {}
+        for name in self._CACHES:
+            if state.get(name) is not None:
+                state[name] = None
+        return state
 
     def _buffer(self, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """An array owned by this layer, reused while shape and dtype stay the same."""
@@ -203,7 +219,8 @@ class Linear(Layer):
         self._x: np.ndarray | None = None
 
     def forward(self, x: Array) -> Array:
-        check_features(x, self.in_features, self._name())
+        if type(x) is not np.ndarray or x.ndim != 2 or x.shape[1] != self.in_features:
+            check_features(x, self.in_features, self._name())   # the slow path names the error
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
         self._x = x
@@ -221,7 +238,7 @@ class Linear(Layer):
             grad_out = grad_out.astype(self.dtype)
         np.matmul(grad_out.T, x, out=self.weight.grad)
         if self.bias is not None:
-            np.sum(grad_out, axis=0, out=self.bias.grad)
+            np.add.reduce(grad_out, axis=0, out=self.bias.grad)
         if not input_grad:
             return None
         dx = self._buffer("dx", x.shape, self.dtype)
@@ -275,6 +292,8 @@ class _Elementwise(Layer):
     """An activation applied element by element; output has the input's shape and dtype."""
 
     def _check_input(self, x: np.ndarray) -> None:
+        if type(x) is np.ndarray and x.ndim == 2 and x.dtype.kind == "f":
+            return                                   # the common case, checked cheaply
         check_2d(x, type(self).__name__)
         if x.dtype.kind != "f":
             raise ShapeError(f"{type(self).__name__} expects a floating-point array, got dtype {x.dtype}")
@@ -324,6 +343,8 @@ class Tanh(_Elementwise):
 class ReLU(_Elementwise):
     """Rectified linear unit: ``y = max(0, x)``; ``dy/dx = 1 if x > 0 else 0`` (0 at x = 0, as PyTorch)."""
 
+    kinks = (0.0,)
+
     def forward(self, x: Array) -> Array:
         self._check_input(x)
         self._y = np.maximum(x, 0.0, out=self._buffer("y", x.shape, x.dtype))
@@ -344,6 +365,8 @@ class LeakyReLU(_Elementwise):
     negative_slope : float
         ``a``, the slope for negative inputs (default 0.01).
     """
+
+    kinks = (0.0,)
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
@@ -379,6 +402,8 @@ class PReLU(Layer):
     ``dy/dx = 1 if x > 0 else a``; ``dE/da_j = sum_n (dE/dy_nj) min(0, x_nj)`` (summed over
     units too when the slope is shared). The slope is not weight-decayed (``decay=False``).
     """
+
+    kinks = (0.0,)
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype: Any = np.float32) -> None:
         super().__init__()
@@ -434,6 +459,8 @@ class RReLU(_Elementwise):
     rng : int, Generator or None
     """
 
+    kinks = (0.0,)
+
     def __init__(self, lower: float = 1 / 8, upper: float = 1 / 3, rng: Seed = None) -> None:
         super().__init__()
         self.lower = check_number("lower", lower, low=0.0)
@@ -475,6 +502,11 @@ class ELU(_Elementwise):
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
         self.alpha = check_number("alpha", alpha, low=0.0)
+
+    @property
+    def kinks(self) -> tuple[float, ...]:  # type: ignore[override]
+        """A corner at 0 unless ``alpha`` is 1 (the slopes there are 1 and ``alpha``)."""
+        return () if self.alpha == 1.0 else (0.0,)
 
     def forward(self, x: Array) -> Array:
         self._check_input(x)
@@ -602,6 +634,243 @@ class Dropout(_Elementwise):
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         set_generator_state(self.rng, state.get("rng"), "Dropout rng")
+
+
+def _normalize_backward(dxhat: np.ndarray, xhat: np.ndarray, inv_std: np.ndarray, axis: int) -> np.ndarray:
+    """dE/dx of ``xhat = (x - mean(x)) / sqrt(var(x) + eps)`` (mean and biased variance over
+    ``axis``, ``m`` values each) for ``dxhat = dE/dxhat``::
+
+        dE/dx = inv_std / m * (m dxhat - sum(dxhat) - xhat sum(dxhat * xhat))
+
+    The two sums come from the mean (``d mu / dx_i = 1/m``) and the variance
+    (``d var / dx_i = 2 (x_i - mu) / m``) depending on every ``x_i``.
+    """
+    m = dxhat.shape[axis]
+    total = dxhat.sum(axis=axis, keepdims=True)
+    projection = np.sum(dxhat * xhat, axis=axis, keepdims=True)
+    dx = dxhat * m
+    dx -= total
+    dx -= xhat * projection
+    dx *= inv_std / m
+    return dx
+
+
+class _Normalization(Layer):
+    """Shared parts of :class:`BatchNorm` and :class:`LayerNorm`: the affine ``weight``
+    (gamma) and ``bias`` (beta), one per feature, neither weight-decayed."""
+
+    def __init__(self, num_features: int, eps: float, affine: bool, dtype: Any) -> None:
+        super().__init__()
+        self.num_features = check_int("num_features", num_features, low=1)
+        self.in_features = self.num_features
+        self.eps = check_number("eps", eps, low=0.0, low_inclusive=False)
+        self.affine = bool(affine)
+        self.dtype = check_dtype(dtype)
+        self.weight = Parameter(np.ones(self.num_features, self.dtype), name="weight", decay=False) if affine else None
+        self.bias = Parameter(np.zeros(self.num_features, self.dtype), name="bias", decay=False) if affine else None
+
+    def parameters(self) -> list[Parameter]:
+        return [] if self.weight is None or self.bias is None else [self.weight, self.bias]
+
+    def output_features(self, n_in: int) -> int:
+        if n_in != self.num_features:
+            raise ShapeError(f"{type(self).__name__}({self.num_features}) expects {self.num_features} input "
+                             f"features, but the layer before it outputs {n_in}")
+        return n_in
+
+    def _input(self, x: Array) -> np.ndarray:
+        check_features(x, self.num_features, f"{type(self).__name__}({self.num_features})")
+        return x if x.dtype == self.dtype else x.astype(self.dtype)
+
+    def _affine(self, xhat: np.ndarray) -> np.ndarray:
+        if self.weight is None or self.bias is None:
+            return xhat.copy()
+        return xhat * self.weight.value + self.bias.value
+
+    def _affine_backward(self, grad_out: np.ndarray, xhat: np.ndarray) -> np.ndarray:
+        """Store dE/dgamma = sum_n g * xhat and dE/dbeta = sum_n g; return dE/dxhat = g * gamma."""
+        if grad_out.dtype != self.dtype:
+            grad_out = grad_out.astype(self.dtype)
+        if self.weight is None or self.bias is None:
+            return grad_out
+        np.sum(grad_out * xhat, axis=0, out=self.weight.grad)
+        np.sum(grad_out, axis=0, out=self.bias.grad)
+        return grad_out * self.weight.value
+
+    def config(self) -> dict[str, Any]:
+        return {"num_features": self.num_features, "eps": self.eps, "affine": self.affine, "dtype": self.dtype.name}
+
+
+class BatchNorm(_Normalization):
+    """Batch normalization (Ioffe & Szegedy 2015), per feature over the batch.
+
+    ``y = gamma * (x - mu) / sqrt(var + eps) + beta``, in training with the batch's mean
+    ``mu_j = (1/N) sum_n x_nj`` and biased variance ``var_j = (1/N) sum_n (x_nj - mu_j)^2``;
+    in evaluation with the running estimates, updated at every training forward pass as
+    ``running_mean <- (1 - momentum) running_mean + momentum mu`` and
+    ``running_var <- (1 - momentum) running_var + momentum var N / (N - 1)`` (the unbiased
+    variance), exactly as ``torch.nn.BatchNorm1d``.
+
+    Parameters
+    ----------
+    num_features : int
+        Features of the input ``x`` (n_samples, num_features); the output has the same shape.
+    momentum : float
+        Weight in (0, 1] of the batch statistics in the running ones (PyTorch's default 0.1).
+    eps : float
+        Added to the variance, > 0.
+    affine : bool
+        Learn ``gamma`` (``weight``, starts at 1) and ``beta`` (``bias``, starts at 0);
+        neither is weight-decayed.
+    running_mean, running_var : sequence of float or None
+        The running statistics (default 0 and 1): part of :meth:`config`, so that a saved
+        model evaluates with them after :func:`ffnn.load`; checkpoints keep them too.
+    dtype : float32 or float64
+
+    Notes
+    -----
+    With ``xhat = (x - mu) / sqrt(var + eps)`` and upstream delta ``G = dE/dy``:
+
+    - ``dE/dgamma = sum_n G_n * xhat_n``, ``dE/dbeta = sum_n G_n``;
+    - training: ``dE/dx = (gamma / (N sqrt(var + eps))) * (N G - sum_n G_n - xhat sum_n G_n xhat_n)``
+      (mu and var depend on every sample of the batch);
+    - evaluation: the statistics are constants, ``dE/dx = gamma G / sqrt(running_var + eps)``.
+
+    Training needs more than one sample per batch (the variance of one value is 0), as in
+    PyTorch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bn = BatchNorm(2, dtype=np.float64)
+    >>> y = bn.forward(np.array([[1.0, 10.0], [3.0, 30.0]]))
+    >>> y.round(3).tolist(), bn.running_mean.tolist()
+    ([[-1.0, -1.0], [1.0, 1.0]], [0.2, 2.0])
+    """
+
+    def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, affine: bool = True,
+                 running_mean: Any = None, running_var: Any = None, dtype: Any = np.float32) -> None:
+        super().__init__(num_features, eps, affine, dtype)
+        self.momentum = check_number("momentum", momentum, low=0.0, high=1.0, low_inclusive=False)
+        self.running_mean = self._statistic("running_mean", running_mean, 0.0)
+        self.running_var = self._statistic("running_var", running_var, 1.0)
+
+    def _statistic(self, name: str, value: Any, default: float) -> np.ndarray:
+        if value is None:
+            return np.full(self.num_features, default, self.dtype)
+        try:
+            arr = np.array(value, dtype=self.dtype)
+        except (TypeError, ValueError):
+            raise ConfigError(f"BatchNorm {name} must be {self.num_features} numbers, got {value!r:.80}") from None
+        if arr.shape != (self.num_features,):
+            raise ShapeError(f"BatchNorm {name} must have shape ({self.num_features},), got {arr.shape}")
+        if name == "running_var" and not (arr >= 0).all():
+            raise ConfigError("BatchNorm running_var must be >= 0")
+        return arr
+
+    def forward(self, x: Array) -> Array:
+        x = self._input(x)
+        if self.training:
+            n = x.shape[0]
+            if n < 2:
+                raise ShapeError("BatchNorm in training mode needs more than 1 sample per batch, got 1 "
+                                 "(use batches of 2 or more, or model.eval())")
+            mean = x.mean(axis=0)
+            centered = x - mean
+            var = np.einsum("ij,ij->j", centered, centered) / n
+            m = self.dtype.type(self.momentum)
+            self.running_mean = (1 - m) * self._running("running_mean") + m * mean
+            self.running_var = (1 - m) * self._running("running_var") + m * var * self.dtype.type(n / (n - 1))
+        else:
+            centered = x - self._running("running_mean")
+            var = self._running("running_var")
+        inv_std = 1.0 / np.sqrt(var + self.dtype.type(self.eps))
+        self._xhat = centered * inv_std
+        self._inv_std, self._batch_stats = inv_std, self.training
+        return self._affine(self._xhat)
+
+    def _running(self, name: str) -> np.ndarray:
+        """A running statistic in the layer's dtype (after ``model.astype`` changed it)."""
+        value: np.ndarray = getattr(self, name)
+        if value.dtype != self.dtype:
+            value = value.astype(self.dtype)
+            setattr(self, name, value)
+        return value
+
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
+        xhat = self._cached("_xhat")
+        self._check_grad(grad_out, xhat.shape)
+        dxhat = self._affine_backward(grad_out, xhat)
+        if self._batch_stats:
+            return _normalize_backward(dxhat, xhat, self._inv_std, axis=0)
+        return dxhat * self._inv_std
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "momentum": self.momentum,
+                "running_mean": self.running_mean.tolist(), "running_var": self.running_var.tolist()}
+
+    def extra_state(self) -> dict[str, Any]:
+        """The running statistics (checkpoints: a resumed run continues with them)."""
+        return {"running_mean": self.running_mean.tolist(), "running_var": self.running_var.tolist()}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, dict) or set(state) != {"running_mean", "running_var"}:
+            raise ConfigError(f"BatchNorm state must hold running_mean and running_var, got {state!r:.80}")
+        mean, var = (self._statistic(k, state[k], 0.0) for k in ("running_mean", "running_var"))
+        self.running_mean, self.running_var = mean, var
+
+    def __repr__(self) -> str:
+        extra = "" if self.affine else ", affine=False"
+        return (f"BatchNorm({self.num_features}, momentum={self.momentum!r}, eps={self.eps!r}{extra}, "
+                f"dtype={self.dtype.name})")
+
+
+class LayerNorm(_Normalization):
+    """Layer normalization (Ba, Kiros & Hinton 2016), per sample over its features.
+
+    ``y_n = gamma * (x_n - mu_n) / sqrt(var_n + eps) + beta`` with ``mu_n = (1/D) sum_j x_nj``
+    and ``var_n = (1/D) sum_j (x_nj - mu_n)^2`` (biased), the same in training and
+    evaluation, as ``torch.nn.LayerNorm(D)``.
+
+    Parameters
+    ----------
+    num_features : int
+        ``D``, the features of the input (n_samples, D); the output has the same shape.
+    eps : float
+        Added to the variance, > 0.
+    affine : bool
+        Learn ``gamma`` (``weight``, starts at 1) and ``beta`` (``bias``, starts at 0), one per
+        feature; neither is weight-decayed.
+    dtype : float32 or float64
+
+    Notes
+    -----
+    With ``xhat = (x - mu) / sqrt(var + eps)`` and upstream delta ``G = dE/dy``, row by row:
+    ``dE/dgamma = sum_n G_n * xhat_n``, ``dE/dbeta = sum_n G_n``, and with
+    ``H = gamma * G``: ``dE/dx_n = (H_n D - sum_j H_nj - xhat_n sum_j H_nj xhat_nj) / (D sqrt(var_n + eps))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> LayerNorm(2, dtype=np.float64).forward(np.array([[1.0, 3.0]])).round(3).tolist()
+    [[-1.0, 1.0]]
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = True, dtype: Any = np.float32) -> None:
+        super().__init__(num_features, eps, affine, dtype)
+
+    def forward(self, x: Array) -> Array:
+        x = self._input(x)
+        centered = x - x.mean(axis=1, keepdims=True)
+        var = np.einsum("ij,ij->i", centered, centered)[:, None] / self.num_features
+        self._inv_std = 1.0 / np.sqrt(var + self.dtype.type(self.eps))
+        self._xhat = centered * self._inv_std
+        return self._affine(self._xhat)
+
+    def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
+        xhat = self._cached("_xhat")
+        self._check_grad(grad_out, xhat.shape)
+        return _normalize_backward(self._affine_backward(grad_out, xhat), xhat, self._inv_std, axis=1)
 
 
 def __getattr__(name: str) -> Any:

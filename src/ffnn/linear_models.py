@@ -12,12 +12,17 @@ model                  rule / loss                                 fitted by
 
 Plus :class:`PolynomialFeatures` for the polynomial curve fits (degree 1, 2, 9) of Bishop ch. 1.
 
-Every estimator takes its hyper-parameters in the constructor (validated at once, raising
-:class:`ffnn.errors.ConfigError`), learns in ``fit(X, y) -> self``, and exposes the learned
-``coef_`` and ``intercept_`` (scikit-learn's names). ``X`` is a 2-D array
-``(n_samples, n_features)``; inputs are validated (shape, finiteness, labels) with the
-messages of :mod:`ffnn._validation`. Computation is in float64. Randomness (the sample
-order of on-line rules) comes from a :class:`numpy.random.Generator` built from ``seed``.
+Every estimator takes its hyper-parameters in the constructor (stored unchanged, as
+scikit-learn requires, and validated by ``fit``, raising :class:`ffnn.errors.ConfigError`),
+learns in ``fit(X, y) -> self``, and exposes the learned ``coef_`` and ``intercept_``
+(scikit-learn's names). ``X`` is a 2-D array ``(n_samples, n_features)``; inputs are
+validated by scikit-learn's ``validate_data`` (through :func:`ffnn._estimator.validate_data`,
+which falls back to :mod:`ffnn._validation` without scikit-learn). Computation is in
+float64. Randomness (the sample order of on-line rules) comes from a
+:class:`numpy.random.Generator` built from ``seed``. The binary models
+(:class:`Perceptron`, :class:`Adaline`, :class:`LogisticRegression`) tell scikit-learn
+they take two classes only (``__sklearn_tags__``); every model works with ``clone``,
+pipelines and ``GridSearchCV``, and passes scikit-learn's ``check_estimator``.
 
 Shapes: binary models have ``coef_`` of shape ``(n_features,)`` and a float ``intercept_``
 (scikit-learn uses ``(1, n_features)`` for its binary classifiers; compare with
@@ -48,11 +53,19 @@ from typing import Any
 
 import numpy as np
 
-from ._estimator import ClassifierMixin, Estimator, RegressorMixin
+from ._estimator import (
+    ClassifierMixin,
+    Estimator,
+    NotFittedError,
+    RegressorMixin,
+    TransformerMixin,
+    check_fitted,
+    validate_data,
+)
 from ._math import sigmoid, softplus
 from ._typing import Seed
 from ._validation import as_float_array, check_choice, check_int, check_number, make_rng
-from .errors import ConfigError, FfnnError, LabelError, ShapeError
+from .errors import ConfigError, LabelError, ShapeError
 
 __all__ = ["Perceptron", "Adaline", "LinearRegression", "LogisticRegression", "SoftmaxRegression",
            "PolynomialFeatures", "ConvergenceWarning", "NotFittedError"]
@@ -62,49 +75,49 @@ class ConvergenceWarning(UserWarning):
     """An iterative fit stopped at ``max_iter`` without meeting its stopping criterion."""
 
 
-class NotFittedError(FfnnError, ValueError, AttributeError):
-    """``predict``/``score``/``transform`` called before ``fit``."""
-
-
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
 
-def _check_X(X: Any, owner: str) -> np.ndarray:
-    X = as_float_array(X, f"{owner} X", dtype=np.float64)
-    if X.ndim != 2:
-        raise ShapeError(f"{owner} expects X of shape (n_samples, n_features), got shape {X.shape}")
-    if X.shape[0] == 0:
-        raise ShapeError(f"{owner} got an empty X (0 samples)")
-    return X
-
-
-def _check_y_1d(y: Any, n: int, owner: str) -> np.ndarray:
+def _labels(estimator: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Training input of a classifier: ``X`` (float64) and 1-D class labels ``y``."""
+    owner = type(estimator).__name__
     if isinstance(y, (str, bytes)):
         raise LabelError(f"{owner} expects y as an array, got the string {y!r}")
+    X, y = validate_data(estimator, X, y)
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
         raise ShapeError(f"{owner} expects y of shape (n_samples,), got shape {y.shape}")
-    if len(y) != n:
-        raise ShapeError(f"{owner}: X and y must have the same number of samples, got {n} and {len(y)}")
-    if y.dtype.kind not in "biuf":
-        raise LabelError(f"{owner} expects numeric labels, got dtype {y.dtype}")
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise LabelError(f"{owner}: y contains a non-finite value")
-    return y
+    try:
+        from sklearn.utils.multiclass import check_classification_targets
+    except ImportError:                 # without scikit-learn: numeric, finite labels
+        if y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not np.isfinite(y).all()):
+            raise LabelError(f"{owner} expects finite numeric labels, got dtype {y.dtype}") from None
+    else:
+        check_classification_targets(y)
+    return X, y
 
 
 def _classes(y: np.ndarray, owner: str, binary: bool) -> tuple[np.ndarray, np.ndarray]:
     """``(classes_, index of each sample's class)``; two classes exactly when ``binary``."""
     classes, idx = np.unique(y, return_inverse=True)
-    if binary and len(classes) != 2:
-        raise LabelError(f"{owner} is a binary classifier: y must hold exactly 2 distinct labels, "
-                         f"got {len(classes)} ({classes[:10].tolist()})")
+    got = f"got {len(classes)} class{'' if len(classes) == 1 else 'es'} ({classes[:10].tolist()})"
+    if binary and len(classes) > 2:
+        raise LabelError(f"Only binary classification is supported. The type of the target is multiclass: "
+                         f"{owner} needs exactly 2 distinct labels, {got}")
+    if binary and len(classes) < 2:
+        raise LabelError(f"{owner} is a binary classifier: y must hold exactly 2 distinct labels, {got}")
     if not binary and len(classes) < 2:
-        raise LabelError(f"{owner} needs at least 2 classes in y, got {len(classes)} ({classes.tolist()})")
+        raise LabelError(f"{owner} needs at least 2 classes in y, {got}")
     return classes, idx.reshape(-1)
+
+
+def _check_bool(owner: str, name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{owner} {name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _softmax(Z: np.ndarray) -> np.ndarray:
@@ -137,14 +150,9 @@ class _Estimator(Estimator):
     classes_: np.ndarray
 
     def _check_fitted(self, X: Any) -> np.ndarray:
-        name = type(self).__name__
-        if not hasattr(self, "coef_"):
-            raise NotFittedError(f"{name} is not fitted yet: call fit(X, y) before predicting")
-        X = _check_X(X, name)
-        if X.shape[1] != self.n_features_in_:
-            raise ShapeError(f"{name} was fitted with {self.n_features_in_} features, got X with "
-                             f"{X.shape[1]}")
-        return X
+        """Prediction input: the model is fitted and ``X`` has the fitted features."""
+        check_fitted(self)
+        return validate_data(self, X, reset=False)
 
 
 class _LinearClassifier(ClassifierMixin, _Estimator):
@@ -153,27 +161,35 @@ class _LinearClassifier(ClassifierMixin, _Estimator):
     predict: Callable[[Any], np.ndarray]
     """Class labels (values from ``classes_``), shape (n_samples,); each model defines it."""
 
-    def score(self, X: Any, y: Any) -> float:
-        """Accuracy: the fraction of samples whose predicted label equals ``y``."""
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy: the (weighted) fraction of samples whose predicted label equals ``y``."""
         X = self._check_fitted(X)
-        y = _check_y_1d(y, len(X), type(self).__name__)
-        return float(np.mean(self.predict(X) == y))
+        y = np.asarray(y).reshape(len(X), -1)[:, 0] if np.ndim(y) == 2 else np.asarray(y)
+        if len(y) != len(X):
+            raise ShapeError(f"X and y must have the same number of samples, got {len(X)} and {len(y)}")
+        return float(np.average(self.predict(X) == y, weights=sample_weight))
 
 
 class _BinaryLinearClassifier(_LinearClassifier):
-    """``decision_function = X w + b``; ``predict`` picks ``classes_[1]`` when it is >= threshold."""
+    """``decision_function = X w + b - threshold``; ``predict`` picks ``classes_[1]`` when it is >= 0."""
 
     _threshold = 0.0
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """``z = X w + b``, shape (n_samples,)."""
+        """``z = X w + b - threshold`` (threshold 0 but for :class:`Adaline`), shape (n_samples,):
+        positive for ``classes_[1]``, as scikit-learn's binary classifiers."""
         X = self._check_fitted(X)
-        return X @ self.coef_ + self.intercept_
+        return X @ self.coef_ + self.intercept_ - self._threshold
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels (values from ``classes_``), shape (n_samples,)."""
         z = self.decision_function(X)
-        return self.classes_[(z >= self._threshold).astype(np.intp)]
+        return self.classes_[(z >= 0).astype(np.intp)]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.classifier_tags.multi_class = False     # two classes exactly
+        return tags
 
 
 # ---------------------------------------------------------------------------------------
@@ -226,18 +242,21 @@ class Perceptron(_BinaryLinearClassifier):
 
     def __init__(self, eta: float = 1.0, max_iter: int = 100, shuffle: bool = False,
                  seed: Seed = None) -> None:
-        self.eta = check_number("Perceptron eta", eta, low=0.0, low_inclusive=False)
-        self.max_iter = check_int("Perceptron max_iter", max_iter, low=1)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise ConfigError(f"Perceptron shuffle must be True or False, got {shuffle!r}")
-        self.shuffle = bool(shuffle)
-        make_rng(seed)  # validate
+        self.eta = eta
+        self.max_iter = max_iter
+        self.shuffle = shuffle
         self.seed = seed
+
+    def _check_params(self) -> None:
+        check_number("Perceptron eta", self.eta, low=0.0, low_inclusive=False)
+        check_int("Perceptron max_iter", self.max_iter, low=1)
+        _check_bool("Perceptron", "shuffle", self.shuffle)
+        make_rng(self.seed)
 
     def fit(self, X: Any, y: Any) -> Perceptron:
         """Run the perceptron rule until an epoch makes no error or ``max_iter`` epochs pass."""
-        X = _check_X(X, "Perceptron")
-        y = _check_y_1d(y, len(X), "Perceptron")
+        self._check_params()
+        X, y = _labels(self, X, y)
         self.classes_, t = _classes(y, "Perceptron", binary=True)
         rng = make_rng(self.seed)
         n, d = X.shape
@@ -259,7 +278,7 @@ class Perceptron(_BinaryLinearClassifier):
                 self.converged_ = True
                 break
         self.n_iter_ = len(self.errors_)
-        self.coef_, self.intercept_, self.n_features_in_ = w, float(b), d
+        self.coef_, self.intercept_ = w, float(b)
         if not self.converged_:
             warnings.warn(f"Perceptron did not converge in {self.max_iter} epochs "
                           f"({self.errors_[-1]} errors in the last one): the data are probably "
@@ -289,12 +308,15 @@ class Adaline(_BinaryLinearClassifier):
     classes overlap.
 
     Prediction thresholds ``z`` at the midpoint of the two labels: 0.5 for {0, 1}, 0 for
-    {-1, 1}. Labels must be two numbers.
+    {-1, 1}. Labels that are not numbers (strings, say) are regressed as their index in
+    ``classes_``, 0 and 1. ``decision_function`` is ``z`` minus that threshold, so its sign
+    says the class ``predict`` picks.
 
     Parameters
     ----------
-    eta : float
-        Learning rate > 0 (for ``"batch"``, ``eta < 2 / lambda_max(Xa^T Xa / N)`` converges).
+    eta : float or "auto"
+        Learning rate > 0 (for ``"batch"``, ``eta < 2 / lambda_max(Xa^T Xa / N)`` converges);
+        ``"auto"`` picks a step that converges on any scale of ``X`` (see :meth:`_eta`).
     max_iter : int
         Epochs, >= 1.
     solver : "batch" or "online"
@@ -311,25 +333,42 @@ class Adaline(_BinaryLinearClassifier):
         ``E`` after each epoch.
     """
 
-    def __init__(self, eta: float = 0.01, max_iter: int = 100, solver: str = "batch",
+    def __init__(self, eta: float | str = 0.01, max_iter: int = 100, solver: str = "batch",
                  tol: float = 0.0, shuffle: bool = True, seed: Seed = None) -> None:
-        self.eta = check_number("Adaline eta", eta, low=0.0, low_inclusive=False)
-        self.max_iter = check_int("Adaline max_iter", max_iter, low=1)
-        self.solver = check_choice("Adaline solver", solver, ("batch", "online"))
-        self.tol = check_number("Adaline tol", tol, low=0.0)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise ConfigError(f"Adaline shuffle must be True or False, got {shuffle!r}")
-        self.shuffle = bool(shuffle)
-        make_rng(seed)
+        self.eta = eta
+        self.max_iter = max_iter
+        self.solver = solver
+        self.tol = tol
+        self.shuffle = shuffle
         self.seed = seed
+
+    def _check_params(self) -> None:
+        if not (isinstance(self.eta, str) and self.eta == "auto"):
+            check_number("Adaline eta", self.eta, low=0.0, low_inclusive=False)
+        check_int("Adaline max_iter", self.max_iter, low=1)
+        check_choice("Adaline solver", self.solver, ("batch", "online"))
+        check_number("Adaline tol", self.tol, low=0.0)
+        _check_bool("Adaline", "shuffle", self.shuffle)
+        make_rng(self.seed)
+
+    def _eta(self, X: np.ndarray) -> float:
+        """``eta``, or for ``"auto"`` a step that cannot diverge: ``1 / lambda_max(Xa^T Xa / N)``
+        (batch), ``1 / max_n ||x_n||^2 + 1`` (online: LMS is stable below ``2 / ||x_n||^2``)."""
+        if not isinstance(self.eta, str):
+            return float(self.eta)
+        if self.solver == "batch":
+            return _auto_lr(X, 1.0, 0.0, True)
+        return 1.0 / (float((X ** 2).sum(axis=1).max()) + 1.0)
 
     def fit(self, X: Any, y: Any) -> Adaline:
         """Minimise the squared error of the linear output by gradient descent or LMS."""
-        X = _check_X(X, "Adaline")
-        y = _check_y_1d(y, len(X), "Adaline")
-        self.classes_, _ = _classes(y, "Adaline", binary=True)
-        t = y.astype(np.float64)
-        self._threshold = float(self.classes_.mean())
+        self._check_params()
+        X, y = _labels(self, X, y)
+        self.classes_, index = _classes(y, "Adaline", binary=True)
+        numeric = y.dtype.kind in "biuf"
+        t = y.astype(np.float64) if numeric else index.astype(np.float64)
+        self._threshold = float(self.classes_.astype(np.float64).mean()) if numeric else 0.5
+        eta = self._eta(X)
         rng = make_rng(self.seed)
         n, d = X.shape
         w, b = np.zeros(d), 0.0
@@ -337,21 +376,21 @@ class Adaline(_BinaryLinearClassifier):
         for _ in range(self.max_iter):
             if self.solver == "batch":
                 err = t - (X @ w + b)
-                w += self.eta * (X.T @ err) / n
-                b += self.eta * err.mean()
+                w += eta * (X.T @ err) / n
+                b += eta * err.mean()
             else:
                 for i in (rng.permutation(n) if self.shuffle else range(n)):
                     e = t[i] - (X[i] @ w + b)
-                    w += self.eta * e * X[i]
-                    b += self.eta * e
+                    w += eta * e * X[i]
+                    b += eta * e
             err = t - (X @ w + b)
             self.cost_.append(float(0.5 * np.mean(err ** 2)))
             if not np.isfinite(self.cost_[-1]):
-                raise FloatingPointError(f"Adaline diverged (loss {self.cost_[-1]}); lower eta={self.eta}")
+                raise FloatingPointError(f"Adaline diverged (loss {self.cost_[-1]}); lower eta={eta}")
             if self.tol > 0 and len(self.cost_) > 1 and self.cost_[-2] - self.cost_[-1] < self.tol:
                 break
         self.n_iter_ = len(self.cost_)
-        self.coef_, self.intercept_, self.n_features_in_ = w, float(b), d
+        self.coef_, self.intercept_ = w, float(b)
         return self
 
 
@@ -359,7 +398,7 @@ class Adaline(_BinaryLinearClassifier):
 # Linear regression and polynomial features
 # ---------------------------------------------------------------------------------------
 
-class PolynomialFeatures(_Estimator):
+class PolynomialFeatures(TransformerMixin, _Estimator):
     """Map ``x`` to every monomial of degree 1..``degree`` (and 0 with ``include_bias``).
 
     For one input feature: ``phi(x) = (x, x^2, ..., x^M)``, the basis of Bishop's
@@ -379,14 +418,13 @@ class PolynomialFeatures(_Estimator):
     """
 
     def __init__(self, degree: int = 2, include_bias: bool = False) -> None:
-        self.degree = check_int("PolynomialFeatures degree", degree, low=1)
-        if not isinstance(include_bias, (bool, np.bool_)):
-            raise ConfigError(f"PolynomialFeatures include_bias must be True or False, got {include_bias!r}")
-        self.include_bias = bool(include_bias)
+        self.degree = degree
+        self.include_bias = include_bias
 
     def fit(self, X: Any, y: Any = None) -> PolynomialFeatures:
-        X = _check_X(X, "PolynomialFeatures")
-        self.n_features_in_ = X.shape[1]
+        check_int("PolynomialFeatures degree", self.degree, low=1)
+        _check_bool("PolynomialFeatures", "include_bias", self.include_bias)
+        validate_data(self, X)
         start = 0 if self.include_bias else 1
         self.powers_ = [c for deg in range(start, self.degree + 1)
                         for c in combinations_with_replacement(range(self.n_features_in_), deg)]
@@ -394,17 +432,9 @@ class PolynomialFeatures(_Estimator):
 
     def transform(self, X: Any) -> np.ndarray:
         """The monomials, shape (n_samples, n_output_features)."""
-        if not hasattr(self, "powers_"):
-            raise NotFittedError("PolynomialFeatures is not fitted yet: call fit(X) first")
-        X = _check_X(X, "PolynomialFeatures")
-        if X.shape[1] != self.n_features_in_:
-            raise ShapeError(f"PolynomialFeatures was fitted with {self.n_features_in_} features, "
-                             f"got X with {X.shape[1]}")
+        X = self._check_fitted(X)
         return np.column_stack([np.prod(X[:, list(c)], axis=1) if c else np.ones(len(X))
                                 for c in self.powers_])
-
-    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
-        return self.fit(X).transform(X)
 
 
 class LinearRegression(RegressorMixin, _Estimator):
@@ -433,32 +463,39 @@ class LinearRegression(RegressorMixin, _Estimator):
     ----------
     coef_ : ndarray (n_features,) or (n_targets, n_features)
     intercept_ : float or ndarray (n_targets,)
-    n_iter_ : int (``"gd"`` only; 0 for the closed forms)
+    n_iter_ : int (gradient steps for ``"gd"``; 1 for the closed forms, one solve)
     loss_ : float
         ``E`` at the solution.
     """
 
     def __init__(self, solver: str = "lstsq", fit_intercept: bool = True, lr: float | str = "auto",
                  max_iter: int = 100_000, tol: float = 1e-10) -> None:
-        self.solver = check_choice("LinearRegression solver", solver, ("lstsq", "normal", "gd"))
-        if not isinstance(fit_intercept, (bool, np.bool_)):
-            raise ConfigError(f"LinearRegression fit_intercept must be True or False, got {fit_intercept!r}")
-        self.fit_intercept = bool(fit_intercept)
-        self.lr = lr if lr == "auto" else check_number("LinearRegression lr", lr, low=0.0, low_inclusive=False)
-        self.max_iter = check_int("LinearRegression max_iter", max_iter, low=1)
-        self.tol = check_number("LinearRegression tol", tol, low=0.0)
+        self.solver = solver
+        self.fit_intercept = fit_intercept
+        self.lr = lr
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def _check_params(self) -> None:
+        check_choice("LinearRegression solver", self.solver, ("lstsq", "normal", "gd"))
+        _check_bool("LinearRegression", "fit_intercept", self.fit_intercept)
+        if not (isinstance(self.lr, str) and self.lr == "auto"):
+            check_number("LinearRegression lr", self.lr, low=0.0, low_inclusive=False)
+        check_int("LinearRegression max_iter", self.max_iter, low=1)
+        check_number("LinearRegression tol", self.tol, low=0.0)
 
     def fit(self, X: Any, y: Any) -> LinearRegression:
-        X = _check_X(X, "LinearRegression")
+        self._check_params()
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         T = as_float_array(y, "LinearRegression y", dtype=np.float64)
-        if T.ndim not in (1, 2) or len(T) != len(X):
+        if T.ndim not in (1, 2):
             raise ShapeError(f"LinearRegression expects y of shape ({len(X)},) or ({len(X)}, n_targets), "
                              f"got shape {T.shape}")
         one_d = T.ndim == 1
         T2 = T[:, None] if one_d else T
         n, d = X.shape
         Xa = np.column_stack([X, np.ones(n)]) if self.fit_intercept else X
-        self.n_iter_ = 0
+        self.n_iter_ = 1
         if self.solver == "lstsq":
             Wa = np.linalg.lstsq(Xa, T2, rcond=None)[0]
         elif self.solver == "normal":
@@ -470,6 +507,7 @@ class LinearRegression(RegressorMixin, _Estimator):
         else:
             lr = _auto_lr(X, 1.0, 0.0, self.fit_intercept) if isinstance(self.lr, str) else float(self.lr)
             Wa = np.zeros((Xa.shape[1], T2.shape[1]))
+            self.n_iter_ = 0
             while self.n_iter_ < self.max_iter:
                 self.n_iter_ += 1
                 G = Xa.T @ (Xa @ Wa - T2) / n
@@ -485,7 +523,6 @@ class LinearRegression(RegressorMixin, _Estimator):
         b = Wa[d] if self.fit_intercept else np.zeros(T2.shape[1])
         self.coef_ = W[0] if one_d else W
         self.intercept_ = float(b[0]) if one_d else b
-        self.n_features_in_ = d
         R = Xa @ Wa - T2
         self.loss_ = float(0.5 * np.sum(R ** 2) / n)
         return self
@@ -495,13 +532,22 @@ class LinearRegression(RegressorMixin, _Estimator):
         X = self._check_fitted(X)
         return X @ self.coef_.T + self.intercept_
 
-    def score(self, X: Any, y: Any) -> float:
-        """Coefficient of determination ``R^2 = 1 - sum (t - y)^2 / sum (t - mean t)^2``."""
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Coefficient of determination ``R^2 = 1 - sum (t - y)^2 / sum (t - mean t)^2`` (unweighted;
+        with ``sample_weight``, scikit-learn's weighted ``r2_score``)."""
         pred = self.predict(X)
         t = as_float_array(y, "LinearRegression y", dtype=np.float64).reshape(pred.shape)
+        if sample_weight is not None:
+            from sklearn.metrics import r2_score
+            return float(r2_score(t, pred, sample_weight=sample_weight))
         ss_res = np.sum((t - pred) ** 2)
         ss_tot = np.sum((t - t.mean(axis=0)) ** 2)
         return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else float(ss_res == 0)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.target_tags.multi_output = True         # y may be (n_samples, n_targets)
+        return tags
 
 
 # ---------------------------------------------------------------------------------------
@@ -513,16 +559,20 @@ class _GDClassifier(_LinearClassifier):
 
     def __init__(self, alpha: float = 0.0, lr: float | str = "auto", max_iter: int = 20_000,
                  tol: float = 1e-8, fit_intercept: bool = True) -> None:
-        name = type(self).__name__
-        self.alpha = check_number(f"{name} alpha", alpha, low=0.0)
-        if not (isinstance(lr, str) and lr == "auto"):
-            lr = check_number(f"{name} lr", lr, low=0.0, low_inclusive=False)
+        self.alpha = alpha
         self.lr = lr
-        self.max_iter = check_int(f"{name} max_iter", max_iter, low=1)
-        self.tol = check_number(f"{name} tol", tol, low=0.0)
-        if not isinstance(fit_intercept, (bool, np.bool_)):
-            raise ConfigError(f"{name} fit_intercept must be True or False, got {fit_intercept!r}")
-        self.fit_intercept = bool(fit_intercept)
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+
+    def _check_params(self) -> None:
+        name = type(self).__name__
+        check_number(f"{name} alpha", self.alpha, low=0.0)
+        if not (isinstance(self.lr, str) and self.lr == "auto"):
+            check_number(f"{name} lr", self.lr, low=0.0, low_inclusive=False)
+        check_int(f"{name} max_iter", self.max_iter, low=1)
+        check_number(f"{name} tol", self.tol, low=0.0)
+        _check_bool(name, "fit_intercept", self.fit_intercept)
 
     def _learning_rate(self, X: np.ndarray, curvature: float) -> float:
         """``lr``, or for ``"auto"`` the step ``1 / L`` of :func:`_auto_lr`."""
@@ -596,8 +646,8 @@ class LogisticRegression(_GDClassifier, _BinaryLinearClassifier):
     """
 
     def fit(self, X: Any, y: Any) -> LogisticRegression:
-        X = _check_X(X, "LogisticRegression")
-        y = _check_y_1d(y, len(X), "LogisticRegression")
+        self._check_params()
+        X, y = _labels(self, X, y)
         self.classes_, t = _classes(y, "LogisticRegression", binary=True)
         t = t.astype(np.float64)
         n, d = X.shape
@@ -610,7 +660,7 @@ class LogisticRegression(_GDClassifier, _BinaryLinearClassifier):
             return loss, X.T @ r, np.array([r.sum()])
 
         w, b = self._descend(grad, np.zeros(d), np.zeros(1), self._learning_rate(X, 0.25))
-        self.coef_, self.intercept_, self.n_features_in_ = w, float(b[0]), d
+        self.coef_, self.intercept_ = w, float(b[0])
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -647,8 +697,8 @@ class SoftmaxRegression(_GDClassifier):
     """
 
     def fit(self, X: Any, y: Any) -> SoftmaxRegression:
-        X = _check_X(X, "SoftmaxRegression")
-        y = _check_y_1d(y, len(X), "SoftmaxRegression")
+        self._check_params()
+        X, y = _labels(self, X, y)
         self.classes_, idx = _classes(y, "SoftmaxRegression", binary=False)
         n, d = X.shape
         k = len(self.classes_)
@@ -665,21 +715,27 @@ class SoftmaxRegression(_GDClassifier):
 
         # The softmax Hessian's largest eigenvalue is at most 1/2 (vs 1/4 for the sigmoid).
         W, b = self._descend(grad, np.zeros((k, d)), np.zeros(k), self._learning_rate(X, 0.5))
-        self.coef_, self.intercept_, self.n_features_in_ = W, b, d
+        self.coef_, self.intercept_ = W, b
         return self
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Logits ``X W^T + b``, shape (n_samples, n_classes)."""
+    def _logits(self, X: Any) -> np.ndarray:
         X = self._check_fitted(X)
         return X @ self.coef_.T + self.intercept_
 
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Logits ``X W^T + b``, shape (n_samples, n_classes); for two classes the logit of
+        ``classes_[1]`` against ``classes_[0]``, ``z_1 - z_0``, shape (n_samples,) (scikit-learn's
+        convention for binary classifiers)."""
+        z = self._logits(X)
+        return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """``softmax(X W^T + b)``, shape (n_samples, n_classes)."""
-        return _softmax(self.decision_function(X))
+        return _softmax(self._logits(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class label for each sample."""
-        z = self.decision_function(X)
+        z = self._logits(X)
         return self.classes_[np.argmax(z, axis=1)]
 
     def as_binary(self) -> tuple[np.ndarray, float]:

@@ -43,7 +43,10 @@ class Loss(ABC):
 
     The protocol the training engine relies on (built-in or written by a user):
 
-    - ``forward(output, target) -> float`` and ``backward() -> dE/d(output)``;
+    - ``forward(output, target) -> float`` and ``backward() -> dE/d(output)``; a loss that
+      also takes ``forward(output, target, sample_weight=w)`` (every built-in but
+      :class:`CrossEntropy`) can be trained with
+      per-sample weights: ``E = sum_n w_n E^(n) / sum_n w_n`` ("mean") or ``sum_n w_n E^(n)``;
     - ``reduction``: ``"mean"`` (the loss of a batch is the mean over its samples) or
       ``"sum"``;
     - ``target_kind``, the targets it takes: ``"classes"`` (integer class labels (N,) in
@@ -78,6 +81,17 @@ class Loss(ABC):
 
     def _scale(self, n: int) -> float:
         return 1.0 / n if self.reduction == "mean" else 1.0
+
+    def _row_scale(self, output: np.ndarray, sample_weight: Any) -> Any:
+        """The factor of each sample's loss and gradient: ``1/N`` ("mean") or 1 ("sum"); with
+        per-sample weights ``w``, ``w_n / sum(w)`` ("mean": the weighted mean, as
+        scikit-learn's) or ``w_n`` ("sum"), as a column (N, 1) of the output's dtype."""
+        if sample_weight is None:
+            return self._scale(len(output))
+        w = as_float_array(sample_weight, "sample_weight", dtype=output.dtype, ndim=1)
+        if len(w) != len(output):
+            raise ShapeError(f"{type(self).__name__}: {len(w)} sample weights for {len(output)} samples")
+        return (w / w.sum() if self.reduction == "mean" else w)[:, None]
 
     def _check_output(self, output: Any) -> np.ndarray:
         if not isinstance(output, np.ndarray) or output.dtype.kind != "f":
@@ -175,12 +189,14 @@ class EuclideanLoss(Loss):
     array([[1., 2.]])
     """
 
-    def forward(self, output: Array, target: Any) -> float:
+    def forward(self, output: Array, target: Any, sample_weight: Array | None = None) -> float:
         y = self._check_output(output)
         diff = y - self._dense_target(y, target)
-        scale = self._scale(len(y))
+        scale = self._row_scale(y, sample_weight)
         self._grad = diff * scale
-        return float(0.5 * scale * np.vdot(diff, diff))
+        if sample_weight is None:
+            return float(0.5 * scale * np.vdot(diff, diff))
+        return float(0.5 * np.sum(scale * diff * diff))
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -192,17 +208,48 @@ class SoftmaxCrossEntropy(Loss):
     ``target`` is either integer class labels of shape (N,) in [0, K) or a probability
     matrix (N, K) (one-hot or soft labels). The log-sum-exp subtracts the row max.
 
+    Label smoothing (Szegedy et al. 2016) with ``label_smoothing = eps`` in [0, 1] trains on
+    the target ``t' = (1 - eps) t + eps / K`` instead of ``t`` (labels as one-hot rows):
+    ``E^(n) = (1 - eps) E_t^(n) + (eps / K) sum_k (logsumexp(z_n) - z_nk)`` and
+    ``dE^(n)/dz_n = p_n - t'_n``, as ``torch.nn.CrossEntropyLoss(label_smoothing=eps)``.
+
     Examples
     --------
     >>> import numpy as np
     >>> loss = SoftmaxCrossEntropy()
     >>> loss.forward(np.zeros((2, 4)), np.array([0, 3]))   # uniform over 4 classes: log 4
     1.386294...
+    >>> smooth = SoftmaxCrossEntropy(label_smoothing=0.2)
+    >>> _ = smooth.forward(np.zeros((1, 2)), np.array([0]))
+    >>> smooth.backward()                                  # p - t' = [0.5, 0.5] - [0.9, 0.1]
+    array([[-0.4,  0.4]])
     """
 
     target_kind = "classes"
 
-    def forward(self, output: Array, target: Any) -> float:
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+        super().__init__(reduction)
+        self.label_smoothing = check_number("label_smoothing", label_smoothing, low=0.0, high=1.0)
+
+    def config(self) -> dict[str, Any]:
+        return {"reduction": self.reduction, "label_smoothing": self.label_smoothing}
+
+    def _smoothed(self, z: np.ndarray, target: Any) -> np.ndarray:
+        """The smoothed target ``(1 - eps) t + eps / K`` as a dense (N, K) array."""
+        t = np.asarray(target) if not isinstance(target, (str, bytes)) else target
+        n, k = z.shape
+        if isinstance(t, np.ndarray) and t.ndim == 1:
+            labels = check_labels(t, k, "SoftmaxCrossEntropy labels")
+            if len(labels) != n:
+                raise ShapeError(f"SoftmaxCrossEntropy: {len(labels)} labels for {n} outputs")
+            dense = np.zeros_like(z)
+            dense[np.arange(n), labels] = 1.0
+        else:
+            dense = self._dense_target(z, t)
+        eps = self.label_smoothing
+        return dense * z.dtype.type(1.0 - eps) + z.dtype.type(eps / k)
+
+    def forward(self, output: Array, target: Any, sample_weight: Array | None = None) -> float:
         z = self._check_output(output)
         n, k = z.shape
         shifted = z - z.max(axis=1, keepdims=True)
@@ -211,24 +258,29 @@ class SoftmaxCrossEntropy(Loss):
         p /= sums
         log_norm = np.log(sums)
         t = np.asarray(target) if not isinstance(target, (str, bytes)) else target
-        scale = self._scale(n)
+        if self.label_smoothing:         # the smoothed target is dense: the probability-target branch
+            t = self._smoothed(z, t)
+        scale = self._row_scale(z, sample_weight)
         if isinstance(t, np.ndarray) and t.ndim == 1:
-            labels = check_labels(t, k, "SoftmaxCrossEntropy labels")
+            labels = t if _valid_labels(t, k) else check_labels(t, k, "SoftmaxCrossEntropy labels")
             if len(labels) != n:
                 raise ShapeError(f"SoftmaxCrossEntropy: {len(labels)} labels for {n} outputs")
             rows = self._rows(n)
-            loss = float(log_norm.sum() - shifted[rows, labels].sum())
+            if sample_weight is None:
+                loss = float(log_norm.sum() - shifted[rows, labels].sum()) * scale
+            else:
+                loss = float(np.sum(scale[:, 0] * (log_norm[:, 0] - shifted[rows, labels])))
             p[rows, labels] -= 1.0
         else:
             t = self._dense_target(z, t)
             if (t < 0).any():
                 raise LabelError("SoftmaxCrossEntropy probability targets must be >= 0, "
                                  f"got {t.min():g}")
-            loss = float(np.sum(t * (log_norm - shifted)))
+            loss = float(np.sum(scale * t * (log_norm - shifted)))
             p -= t
         p *= scale
         self._grad = p
-        return loss * scale
+        return loss
 
 
     def _rows(self, n: int) -> np.ndarray:
@@ -237,6 +289,13 @@ class SoftmaxCrossEntropy(Loss):
         if rows is None or len(rows) != n:
             rows = self._row_index = np.arange(n)
         return rows
+
+
+def _valid_labels(t: np.ndarray, k: int) -> bool:
+    """Whether ``t`` is already ``intp`` labels in [0, k), checked with one reduction: viewed
+    as unsigned, a negative label becomes huge. False sends ``t`` to ``check_labels``, which
+    converts it or names what is wrong."""
+    return t.dtype == np.intp and t.size > 0 and int(t.view(np.uintp).max()) < k
 
 
 class CrossEntropy(Loss):
@@ -298,18 +357,18 @@ class BinaryCrossEntropy(Loss):
             raise LabelError(f"{type(self).__name__} targets must lie in [0, 1], got {bad:g}")
         return t
 
-    def forward(self, output: Array, target: Any) -> float:
+    def forward(self, output: Array, target: Any, sample_weight: Array | None = None) -> float:
         y = self._check_output(output)
         t = self._binary_target(y, target)
-        scale = self._scale(len(y))
+        scale = self._row_scale(y, sample_weight)
         if self.from_logits:
-            loss = np.sum(softplus(y) - t * y)
+            loss = np.sum(scale * (softplus(y) - t * y))
             self._grad = (sigmoid(y) - t) * scale
         else:
             p = np.clip(y, np.finfo(y.dtype).tiny, 1.0 - np.finfo(y.dtype).epsneg)
-            loss = -np.sum(t * np.log(p) + (1.0 - t) * np.log1p(-p))
+            loss = -np.sum(scale * (t * np.log(p) + (1.0 - t) * np.log1p(-p)))
             self._grad = (p - t) / (p * (1.0 - p)) * scale
-        return float(loss * scale)
+        return float(loss)
 
     def config(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits, "reduction": self.reduction}
@@ -342,7 +401,7 @@ class RobustBinaryCrossEntropy(BinaryCrossEntropy):
         super().__init__(from_logits, reduction)
         self.epsilon = check_number("epsilon", epsilon, low=0.0, high=0.5, high_inclusive=False)
 
-    def forward(self, output: Array, target: Any) -> float:
+    def forward(self, output: Array, target: Any, sample_weight: Array | None = None) -> float:
         y = self._check_output(output)
         t = self._binary_target(y, target)
         if not np.all((t == 0) | (t == 1)):
@@ -350,7 +409,7 @@ class RobustBinaryCrossEntropy(BinaryCrossEntropy):
                              f"{t[(t != 0) & (t != 1)][0]:g}")
         eps = self.epsilon
         sign = 2.0 * t - 1.0
-        scale = self._scale(len(y))
+        scale = self._row_scale(y, sample_weight)
         if self.from_logits:
             z = sign * y                       # logit of the observed label
             log_s = log_sigmoid(z)
@@ -370,7 +429,7 @@ class RobustBinaryCrossEntropy(BinaryCrossEntropy):
             log_q = np.log(q)
             self._grad = -sign * (1.0 - 2.0 * eps) / q * scale
         self._grad = self._grad.astype(y.dtype, copy=False)
-        return float(-np.sum(log_q) * scale)
+        return float(-np.sum(scale * log_q))
 
     def config(self) -> dict[str, Any]:
         return {"epsilon": self.epsilon, "from_logits": self.from_logits, "reduction": self.reduction}

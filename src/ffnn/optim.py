@@ -4,7 +4,8 @@ An optimizer is built over a list of :class:`~ffnn.parameter.Parameter` (usually
 ``model.parameters()``) and keeps its per-parameter state (velocities, moment estimates)
 itself; layers never own an optimizer. Each update rule lives in one pure function that
 works in place on NumPy arrays (:func:`sgd_update`, :func:`adam_update`,
-:func:`rmsprop_update`, :func:`adagrad_update`) and can be tested alone; ``step()`` only
+:func:`rmsprop_update`, :func:`adagrad_update`,
+:func:`adadelta_update`) and can be tested alone; ``step()`` only
 loops over the parameters calling it.
 
 Conventions shared by every optimizer here:
@@ -46,10 +47,12 @@ __all__ = [
     "AdamW",
     "RMSprop",
     "Adagrad",
+    "Adadelta",
     "sgd_update",
     "adam_update",
     "rmsprop_update",
     "adagrad_update",
+    "adadelta_update",
     "by_name",
 ]
 
@@ -117,7 +120,8 @@ def sgd_update(w: Array, g: Array, v: Array, *, lr: float, momentum: float = 0.0
     (array([0.95, 2.1 ]), array([-0.05,  0.1 ]))
     """
     s1, s2 = _work_buffers(w, work, 2)
-    g = _decayed_grad(w, g, weight_decay, decay, s1)
+    if decay and weight_decay != 0.0:
+        g = _decayed_grad(w, g, weight_decay, decay, s1)
     if momentum == 0.0:
         # v = 0*v - lr*g without reading v (so a stale or uninitialised v cannot leak in).
         np.multiply(g, -lr, out=v)
@@ -352,6 +356,71 @@ def adagrad_update(w: Array, g: Array, accumulator: Array, *, step: int, lr: flo
     w -= s2
 
 
+def adadelta_update(w: Array, g: Array, square_avg: Array, acc_delta: Array, *, lr: float = 1.0,
+                    rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0, decay: bool = True,
+                    work: Sequence[Array] | None = None) -> None:
+    """One Adadelta step in place (Zeiler 2012), as torch.optim.Adadelta computes it.
+
+    With ``d = weight_decay`` applied only when ``decay``:
+
+    .. math::
+
+        g &\\leftarrow g + d\\,w \\\\
+        s &\\leftarrow \\rho s + (1-\\rho) g^2 \\\\
+        \\Delta &= \\frac{\\sqrt{u + \\epsilon}}{\\sqrt{s + \\epsilon}}\\, g \\\\
+        u &\\leftarrow \\rho u + (1-\\rho) \\Delta^2 \\\\
+        w &\\leftarrow w - \\eta \\Delta
+
+    The step size is the ratio of two running root-mean-squares (of past updates ``u`` and of
+    gradients ``s``), so ``lr`` = 1 (the paper's and ConvNetJS's form, which has no learning
+    rate) works without tuning.
+
+    Parameters
+    ----------
+    w : ndarray
+        The parameter value; updated in place.
+    g : ndarray, shape of ``w``
+        The gradient; read only.
+    square_avg, acc_delta : ndarray, shape and dtype of ``w``
+        Running means ``s`` of ``g**2`` and ``u`` of ``Delta**2``; updated in place.
+    lr, rho, eps : float
+        Scale of the step, decay of the running means, constant inside both square roots.
+    weight_decay : float
+        L2 coefficient; ``lambda*w`` is added to the gradient.
+    decay : bool
+        Whether this parameter takes weight decay.
+    work : sequence of 2 ndarrays of ``w``'s shape and dtype, optional
+        Scratch space; allocated when None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w, g, s, u = np.array([1.0]), np.array([2.0]), np.zeros(1), np.zeros(1)
+    >>> adadelta_update(w, g, s, u, rho=0.75, eps=1e-4)
+    >>> s, u         # s = 0.25 * 2**2; Delta = sqrt(1e-4) / sqrt(1 + 1e-4) * 2 ~ 0.02
+    (array([1.]), array([9.999e-05]))
+    """
+    s1, s2 = _work_buffers(w, work, 2)
+    g = _decayed_grad(w, g, weight_decay, decay, s1)
+    square_avg *= rho
+    np.multiply(g, g, out=s2)
+    s2 *= 1.0 - rho
+    square_avg += s2
+    np.add(square_avg, eps, out=s2)
+    np.sqrt(s2, out=s2)                  # s2 = sqrt(s + eps)
+    np.divide(g, s2, out=s2)             # s2 = g / sqrt(s + eps); g (maybe s1) is not read again
+    np.add(acc_delta, eps, out=s1)
+    np.sqrt(s1, out=s1)
+    s2 *= s1                             # s2 = Delta
+    acc_delta *= rho
+    np.multiply(s2, s2, out=s1)
+    s1 *= 1.0 - rho
+    acc_delta += s1
+    if lr != 1.0:
+        s2 *= lr
+    w -= s2
+
+
 # ---------------------------------------------------------------------------
 # Optimizer classes
 # ---------------------------------------------------------------------------
@@ -457,6 +526,7 @@ class Optimizer(ABC):
         self.step_count = 0
         self._shapes = [p.value.shape for p in self.params]
         self._work = _scratch_views(self.params, 2)
+        self._parts_cache: dict[int, tuple[tuple[Array, ...], list[tuple[Array, ...]]]] = {}
 
     # -- hyper-parameters -------------------------------------------------
     @property
@@ -513,6 +583,21 @@ class Optimizer(ABC):
     @abstractmethod
     def _update(self, i: int, p: Parameter, g: Array) -> None:
         """Apply the update rule to parameter ``i`` with gradient ``g`` (in place)."""
+
+    def _parts(self, i: int, arrays: tuple[Array, ...]) -> list[tuple[Array, ...]]:
+        """Parameter ``i``'s update arrays as matching cache-sized chunks (or whole, when small).
+
+        The chunk views are built once and reused while the very same arrays come back
+        (checked by identity, so a replaced ``param.grad`` or loaded state is picked up).
+        """
+        cache = self.__dict__.setdefault("_parts_cache", {})
+        hit = cache.get(i)
+        if hit is not None and len(hit[0]) == len(arrays) and all(
+                a is b for a, b in zip(hit[0], arrays, strict=True)):
+            return hit[1]
+        parts = _in_chunks(arrays) or [arrays]
+        cache[i] = (arrays, parts)
+        return parts
 
     def zero_grad(self) -> None:
         """Set every ``param.grad`` to zero in place (not needed between ffnn steps: backward
@@ -700,14 +785,10 @@ class SGD(Optimizer):
         return ("velocity",)
 
     def _update(self, i: int, p: Parameter, g: Array) -> None:
-        options: dict[str, Any] = dict(lr=self._lr, momentum=self._momentum, nesterov=self.nesterov,
-                                       weight_decay=self.weight_decay, decay=p.decay)
-        chunks = _in_chunks((p.value, g, self.velocity[i], *self._work[i]))
-        if chunks is None:
-            sgd_update(p.value, g, self.velocity[i], work=self._work[i], **options)
-            return
-        for w, g_part, v, s1, s2 in chunks:
-            sgd_update(w, g_part, v, work=(s1, s2), **options)
+        lr, mu, nesterov, wd, decay = self._lr, self._momentum, self.nesterov, self.weight_decay, p.decay
+        for w, g_part, v, s1, s2 in self._parts(i, (p.value, g, self.velocity[i], *self._work[i])):
+            sgd_update(w, g_part, v, lr=lr, momentum=mu, nesterov=nesterov, weight_decay=wd,
+                       decay=decay, work=(s1, s2))
 
 
 def _check_betas(owner: str, betas: Any) -> tuple[float, float]:
@@ -803,8 +884,7 @@ class Adam(Optimizer):
         arrays = (p.value, g, self.exp_avg[i], self.exp_avg_sq[i], *self._work[i])
         if self.max_exp_avg_sq is not None:             # amsgrad
             arrays += (self.max_exp_avg_sq[i],)
-        chunks = _in_chunks(arrays)
-        for w, g_part, m, v, s1, s2, *v_max in (chunks or [arrays]):
+        for w, g_part, m, v, s1, s2, *v_max in self._parts(i, arrays):
             adam_update(w, g_part, m, v, v_max=v_max[0] if v_max else None, work=(s1, s2), **options)
 
 
@@ -1019,6 +1099,74 @@ class Adagrad(Optimizer):
         adagrad_update(p.value, g, self.accumulator[i], step=self.step_count, lr=self._lr,
                        lr_decay=self.lr_decay, eps=self.eps, weight_decay=self.weight_decay,
                        decay=p.decay, work=self._work[i])
+
+
+class Adadelta(Optimizer):
+    """Adadelta: ``w -= lr * sqrt(u + eps) / sqrt(s + eps) * g``, per-weight step sizes from
+    running means ``s`` of ``g**2`` and ``u`` of past squared updates (Zeiler 2012).
+
+    As torch.optim.Adadelta (weight decay lambda only where ``decay``):
+
+    .. math::
+
+        g &= \\partial E/\\partial w + \\lambda w \\\\
+        s &\\leftarrow \\rho s + (1-\\rho) g^2 \\\\
+        \\Delta &= \\sqrt{u + \\epsilon}\\,/\\sqrt{s + \\epsilon}\\; g \\\\
+        u &\\leftarrow \\rho u + (1-\\rho) \\Delta^2 \\\\
+        w &\\leftarrow w - \\eta \\Delta
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        The parameters to optimise.
+    lr : float
+        Scale of the step, >= 0; 1.0 is the paper's method.
+    rho : float
+        Decay of both running means, in [0, 1].
+    eps : float
+        Added inside both square roots, >= 0; it sets the size of the first steps.
+    weight_decay : float
+        L2 coefficient lambda >= 0 added to the gradient.
+
+    Notes
+    -----
+    PyTorch's defaults (``rho=0.9, eps=1e-6``); ConvNetJS's MNIST demo uses ``rho=0.95``.
+    Weight decay only touches parameters with ``decay=True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ffnn.parameter import Parameter
+    >>> w = Parameter(np.array([1.0]))
+    >>> opt = Adadelta([w], rho=0.0, eps=1e-4)
+    >>> w.grad[...] = [2.0]
+    >>> opt.step()
+    >>> w.value.round(6)          # 1 - sqrt(1e-4) / sqrt(4 + 1e-4) * 2
+    array([0.99])
+    """
+
+    _hparam_names = ("lr", "rho", "eps", "weight_decay")
+    _state_keys = ("square_avg", "acc_delta")
+
+    def __init__(self, params: Iterable[Parameter], lr: float = 1.0, rho: float = 0.9,
+                 eps: float = 1e-6, weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr)
+        self._configure(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
+        self.square_avg: list[Array] = self._zeros()
+        self.acc_delta: list[Array] = self._zeros()
+
+    def _configure(self, *, lr: float, rho: float, eps: float, weight_decay: float) -> None:
+        checked = (check_number("Adadelta rho", rho, low=0.0, high=1.0), check_number("Adadelta eps", eps, low=0.0),
+                   check_number("Adadelta weight_decay", weight_decay, low=0.0))
+        self.lr = lr
+        self.rho, self.eps, self.weight_decay = checked
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("square_avg", "acc_delta")
+
+    def _update(self, i: int, p: Parameter, g: Array) -> None:
+        adadelta_update(p.value, g, self.square_avg[i], self.acc_delta[i], lr=self._lr, rho=self.rho,
+                        eps=self.eps, weight_decay=self.weight_decay, decay=p.decay, work=self._work[i])
 
 
 def by_name(name: str, params: Iterable[Parameter], lr: float, momentum: float = 0.9,

@@ -40,7 +40,8 @@ class Parameter:
 
     def __init__(self, value: Array, name: str = "param", decay: bool = True) -> None:
         self.value = value
-        self.grad = np.zeros_like(value)
+        # np.zeros (calloc) leaves the pages untouched until written; zeros_like writes every byte
+        self.grad = np.zeros(np.shape(value), dtype=value.dtype)
         self.name = name
         self.decay = decay
 

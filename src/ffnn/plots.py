@@ -48,16 +48,27 @@ def save_figure(fig: Any, path: str | os.PathLike) -> Path:
 
 
 def history_figure(records: Sequence[dict[str, float]], path: str | os.PathLike) -> Path:
-    """Loss (and accuracy, if recorded) per epoch, training and held-out."""
+    """Loss (and accuracy, if recorded) per epoch, training and held-out.
+
+    A partial epoch (cut short by Ctrl-C, ``partial`` set) is not joined to the curves: it is
+    drawn as a hollow marker labelled "partial epoch", since its figures cover only the
+    batches it ran.
+    """
+    from .history import is_partial
     plt = _pyplot()
     has_acc = any("accuracy" in r for r in records)
     fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5.5, 4), squeeze=False)
-    epochs = [r["epoch"] for r in records]
+    whole = [r for r in records if not is_partial(r)]
+    partial = [r for r in records if is_partial(r)]
+    epochs = [r["epoch"] for r in whole]
     panels = [("loss", "loss")] + ([("accuracy", "accuracy")] if has_acc else [])
     for ax, (key, label) in zip(axes[0], panels, strict=True):  # one column per panel
-        ax.plot(epochs, [r.get(key, np.nan) for r in records], "o-", label=f"training {label}")
+        ax.plot(epochs, [r.get(key, np.nan) for r in whole], "o-", label=f"training {label}")
         if any(f"val_{key}" in r for r in records):
-            ax.plot(epochs, [r.get(f"val_{key}", np.nan) for r in records], "s-", label=f"held-out {label}")
+            ax.plot(epochs, [r.get(f"val_{key}", np.nan) for r in whole], "s-", label=f"held-out {label}")
+        if partial:
+            ax.plot([r["epoch"] for r in partial], [r.get(key, np.nan) for r in partial], "o", color="grey",
+                    markerfacecolor="none", label=f"partial epoch (interrupted), training {label}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)

@@ -2,14 +2,17 @@
 
 A :class:`Recipe` holds every option of ``ffnn train``, in five groups:
 
-- data: ``data`` (a name or a .csv/.npz path), ``target``, ``n``, ``noise``,
+- data: ``data`` (a name or a .csv/.npz path), ``target``, ``delimiter``, ``n``, ``noise``,
   ``test_fraction``, ``features`` (derived plane inputs), ``preprocess``;
 - architecture: ``hidden`` ("256", "100,50", "0" for none), ``activation`` (one, or one per
-  hidden layer), ``dropout``, ``init``, ``dtype``;
-- loss: ``loss`` (a short name of :data:`ffnn.catalog.LOSSES`);
+  hidden layer), ``dropout``, ``init``, ``dtype``, ``norm`` (batch or layer normalization
+  after each hidden Linear);
+- loss: ``loss`` (a short name of :data:`ffnn.catalog.LOSSES`), ``label_smoothing``;
 - optimizer and schedule: ``optimizer``, ``lr`` (None: the optimizer's default),
   ``momentum``, ``weight_decay``, ``schedule`` (``KIND:ARG:...`` joined with ``+``);
-- training: ``epochs``, ``batch_size``, ``val_fraction``, ``early_stopping``, ``seed``.
+- training: ``epochs``, ``batch_size``, ``val_fraction``, ``early_stopping``, ``seed``,
+  ``clip_grad_norm`` (clipping by the global gradient norm), ``shift`` (random image shifts
+  of up to that many pixels, :class:`ffnn.augment.RandomShift`).
 
 It is validated once, when it is made (a bad value raises :class:`~ffnn.ConfigError` naming
 the option and the value), and round-trips through TOML and JSON. ``ffnn train`` builds one
@@ -46,16 +49,18 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 
 from . import catalog
+from ._validation import check_class_count, check_delimiter
 from .errors import ConfigError, ModelFileError
 
 if TYPE_CHECKING:
     from .callbacks import Callback
     from .data import Dataset
+    from .distributed import DataParallel
     from .history import History
     from .losses import Loss
     from .model import Sequential
     from .optim import Optimizer
-    from .train import StepSchedule, Trainer
+    from .train import Augment, StepSchedule, Trainer
 
 __all__ = ["Recipe", "Run", "PREPROCESS", "SCHEMA_VERSION", "run_metadata", "check_metadata"]
 
@@ -141,6 +146,7 @@ class Recipe:
     # data
     data: str = "mnist-5k"
     target: str | None = None
+    delimiter: str | None = None
     n: int | None = None
     noise: float | None = None
     test_fraction: float | None = None
@@ -152,8 +158,10 @@ class Recipe:
     dropout: float = 0.0
     init: str | None = None
     dtype: str = "float32"
+    norm: str | None = None
     # loss, optimizer, schedule
     loss: str = "ce"
+    label_smoothing: float = 0.0
     optimizer: str = "momentum"
     lr: float | None = None
     momentum: float = 0.9
@@ -165,6 +173,8 @@ class Recipe:
     val_fraction: float = 0.1
     early_stopping: int | None = None
     seed: int = 0
+    clip_grad_norm: float | None = None
+    shift: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(Recipe):
@@ -183,6 +193,9 @@ class Recipe:
         entry = catalog.OPTIMIZERS.entry(self.optimizer)
         if entry.extra.get("momentum") and self.momentum <= 0:
             raise ConfigError(f"optimizer {self.optimizer!r} needs momentum > 0, got {self.momentum:g}")
+        if self.label_smoothing > 0 and "label_smoothing" not in catalog.loss(self.loss).config():
+            raise ConfigError(f"option label_smoothing applies to the softmax cross-entropy (loss ce), "
+                              f"not to loss {self.loss!r}")
         if self.schedule:
             # build the schedules over a one-parameter optimizer of the same kind: every value and
             # combination (a momentum schedule on Adam) is checked now, before any data is loaded
@@ -209,7 +222,7 @@ class Recipe:
 
     def data_options(self) -> dict[str, Any]:
         """The options :func:`ffnn.data.load` takes besides the seed (those that are set)."""
-        return {k: getattr(self, k) for k in ("n", "noise", "test_fraction", "target") if getattr(self, k) is not None}
+        return {k: getattr(self, k) for k in _DATA_OPTIONS if getattr(self, k) is not None}
 
     def learning_rate(self, task: str) -> float:
         """``lr``, or the optimizer's default (a fifth of it for regression, whose unbounded
@@ -285,7 +298,7 @@ class Recipe:
         """The ``ffnn train`` command line that runs this recipe."""
         optimizer = catalog.OPTIMIZERS.entry(self.optimizer)
         args = ["ffnn", "train", "--data", self.data]
-        for key in ("target", "n", "noise", "test_fraction", "features"):
+        for key in ("target", "delimiter", "n", "noise", "test_fraction", "features"):
             if getattr(self, key) is not None:
                 args += [_flag(key), _arg(getattr(self, key))]
         args += ["--hidden", self.hidden, "--activation", self.activation, "--loss", self.loss,
@@ -295,10 +308,10 @@ class Recipe:
         if optimizer.extra.get("momentum") or self.momentum != Recipe.__dataclass_fields__["momentum"].default:
             args += ["--momentum", _arg(self.momentum)]
         args += ["--batch-size", str(self.batch_size)]
-        for key in ("weight_decay", "dropout"):
+        for key in ("weight_decay", "dropout", "label_smoothing", "shift"):
             if getattr(self, key) > 0:
                 args += [_flag(key), _arg(getattr(self, key))]
-        for key in ("schedule", "init", "early_stopping"):
+        for key in ("schedule", "init", "early_stopping", "norm", "clip_grad_norm"):
             if getattr(self, key) is not None:
                 args += [_flag(key), _arg(getattr(self, key))]
         args += ["--preprocess", self.preprocess, "--val-fraction", _arg(self.val_fraction),
@@ -315,7 +328,7 @@ class Recipe:
 
     def prepare(self, dataset: Dataset | None = None, *, source: str = "ffnn") -> Run:
         """Build everything a run needs from ``dataset`` (default: :meth:`load_data`)."""
-        from .builder import mlp
+        from .builder import check_memory, memory_estimate, mlp
         from .data.features import plane_features
 
         dataset = self.load_data() if dataset is None else dataset
@@ -329,6 +342,12 @@ class Recipe:
             dataset = dataclasses.replace(dataset, X_train=plane_features(dataset.X_train, names),
                                           X_test=plane_features(dataset.X_test, names))
         loss = catalog.loss(self.loss)
+        if self.label_smoothing > 0:
+            loss = type(loss)(**{**loss.config(), "label_smoothing": self.label_smoothing})
+        if self.shift > 0 and dataset.image_shape is None:
+            raise ConfigError(f"option shift moves images, but {dataset.name!r} is not an image data set")
+        if dataset.task == "classification":
+            check_class_count(dataset.n_classes or 0, dataset.class_names, f"training a classifier on {dataset.name!r}")
         if dataset.task == "regression" and loss.target_kind != "values":
             raise ConfigError(f"--loss {self.loss} needs class labels, but this data set is a regression task; "
                               "use --loss mse")
@@ -336,14 +355,25 @@ class Recipe:
         X_train = scaler.transform(dataset.X_train) if scaler else dataset.X_train
         X_test = scaler.transform(dataset.X_test) if scaler else dataset.X_test
         dtype = np.dtype(self.dtype)
+        sizes = [dataset.n_features, *self.hidden_sizes, _output_size(loss, dataset)]
+        # before anything is allocated: parameters, gradients, at most two optimizer slots
+        # (Adam's moments), and the activations of a training or an evaluation batch (4096 rows)
+        rows = max(self.batch_size, min(4096, len(X_train) + len(X_test)))
+        check_memory(memory_estimate(sizes, dtype, batch_size=rows, optimizer_slots=2, dropout=self.dropout > 0),
+                     f"the network {'-'.join(map(str, sizes))} ({dtype.name}, batch size {self.batch_size})")
         model = mlp([dataset.n_features, *self.hidden_sizes, _output_size(loss, dataset)], self.activations,
-                    dropout=self.dropout, init=self.init, dtype=dtype, seed=self.seed)
+                    dropout=self.dropout, init=self.init, dtype=dtype, seed=self.seed, norm=self.norm)
         model.metadata.update(run_metadata(self, dataset, loss, scaler, source=source))
         lr = self.learning_rate(dataset.task)
         optimizer = catalog.optimizer(self.optimizer, model.parameters(), lr, self.momentum, self.weight_decay)
         schedules = catalog.schedules(self.schedule, optimizer, self.epochs)
+        augment = None
+        if self.shift > 0:
+            from .augment import RandomShift
+            assert dataset.image_shape is not None
+            augment = RandomShift(self.shift, dataset.image_shape)
         return Run(self, dataset, raw_train, raw_test, scaler, X_train, _targets(loss, dataset, dataset.y_train, dtype),
-                   X_test, model, loss, optimizer, list(schedules), lr)
+                   X_test, model, loss, optimizer, list(schedules), lr, augment)
 
 
 def _flag(key: str) -> str:
@@ -395,11 +425,17 @@ def _schedule(value: Any) -> str:
     return text
 
 
-_OPTIONAL = {"target", "n", "noise", "test_fraction", "features", "init", "lr", "schedule", "early_stopping"}
+_DATA_OPTIONS = ("n", "noise", "test_fraction", "target", "delimiter")
+"""The recipe's options that :func:`ffnn.data.load` takes (:meth:`Recipe.data_options`)."""
+
+
+_OPTIONAL = {"target", "delimiter", "n", "noise", "test_fraction", "features", "init", "lr", "schedule",
+             "early_stopping", "norm", "clip_grad_norm"}
 
 _CHECKS: dict[str, Callable[[Any], Any]] = {
     "data": lambda v: _text("data", v),
     "target": lambda v: _text("target", v),
+    "delimiter": lambda v: check_delimiter(v, "option delimiter"),
     "n": lambda v: _integer("n", v, low=1),
     "noise": lambda v: _number("noise", v, low=0.0),
     "test_fraction": lambda v: _number("test_fraction", v, 0.0, 1.0, low_open=True, high_open=True),
@@ -421,6 +457,10 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "val_fraction": lambda v: _number("val_fraction", v, 0.0, 1.0, high_open=True),
     "early_stopping": lambda v: _integer("early_stopping", v, low=1),
     "seed": lambda v: _integer("seed", v, low=0),
+    "norm": _choice("norm", lambda: ("batch", "layer")),
+    "label_smoothing": lambda v: _number("label_smoothing", v, 0.0, 1.0),
+    "clip_grad_norm": lambda v: _number("clip_grad_norm", v, low=0.0, low_open=True),
+    "shift": lambda v: _integer("shift", v, low=0),
 }
 
 
@@ -442,17 +482,21 @@ class Run:
     optimizer: Optimizer
     schedules: list[StepSchedule] = field(default_factory=list)
     lr: float = 0.0
+    augment: Augment | None = None
 
     def targets(self, y: np.ndarray) -> np.ndarray:
         """Labels of this data set as the loss takes them (e.g. the test split's)."""
         return _targets(self.loss, self.dataset, y, self.model.dtype or np.dtype(self.recipe.dtype))
 
-    def trainer(self, callbacks: Iterable[Callback] = (), *, progress: bool | None = False) -> Trainer:
-        """The engine for this run (batch size, seed, early stopping from the recipe)."""
+    def trainer(self, callbacks: Iterable[Callback] = (), *, progress: bool | None = False,
+                distributed: DataParallel | bool | None = None) -> Trainer:
+        """The engine for this run (batch size, seed, early stopping from the recipe); ``distributed``
+        trains data-parallel over MPI (:mod:`ffnn.distributed`)."""
         from .train import Trainer
         return Trainer(self.model, self.loss, self.optimizer, schedules=self.schedules, callbacks=callbacks,
                        early_stopping=self.recipe.early_stopping, batch_size=self.recipe.batch_size,
-                       seed=self.recipe.seed, progress=progress)
+                       seed=self.recipe.seed, progress=progress, distributed=distributed,
+                       clip_grad_norm=self.recipe.clip_grad_norm, augment=self.augment)
 
     def fit(self, trainer: Trainer, *, checkpoint: str | Path | None = None,
             checkpoint_every: int | None = None) -> History:
@@ -533,10 +577,23 @@ _METADATA_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "features": ("a list of feature names", lambda v: _list_of(str, v)),
     "n_features": ("a positive integer", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
     "data": ("a string", lambda v: isinstance(v, str)),
-    "data_options": ("an object", lambda v: isinstance(v, dict)),
+    "data_options": ("an object of data options (" + ", ".join(_DATA_OPTIONS) + ", seed)", lambda v: _data_options(v)),
     "recipe": ("an object", lambda v: isinstance(v, dict)),
     "epoch": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
 }
+
+
+def _data_options(value: Any) -> bool:
+    """Whether ``value`` is what ``data_options`` holds: recipe data options and a seed, each valid."""
+    if not isinstance(value, dict) or not set(value) <= {*_DATA_OPTIONS, "seed"}:
+        return False
+    try:
+        for key, v in value.items():
+            if v is not None:
+                _CHECKS[key](v)
+    except ConfigError:
+        return False
+    return True
 
 
 def check_metadata(metadata: Mapping[str, Any]) -> None:

@@ -128,8 +128,8 @@ class BatchGatherer:
     -----
     ``np.take`` with ``out=`` and the default ``mode="raise"`` first gathers into a temporary
     copy to stay safe if an index is bad; ``mode="clip"`` writes straight into ``out``. The
-    indices are therefore checked here against ``[0, n_samples)`` (a cheap min/max) and the
-    copy uses ``mode="clip"``.
+    indices are therefore checked here against ``[0, n_samples)`` (one maximum of the indices
+    viewed as unsigned, so a negative one counts as huge) and the copy uses ``mode="clip"``.
 
     Examples
     --------
@@ -150,7 +150,14 @@ class BatchGatherer:
         if len(idx) > len(self._buffer):
             raise ShapeError(f"BatchGatherer holds at most {len(self._buffer)} rows, got a batch "
                              f"of {len(idx)} indices")
-        if len(idx) and (idx.min() < 0 or idx.max() >= len(self.X)):
-            raise ShapeError(f"batch indices must lie in [0, {len(self.X)}), got values in "
+        n = len(self.X)
+        if len(idx) and not _below(idx, n) and (idx.min() < 0 or idx.max() >= n):
+            raise ShapeError(f"batch indices must lie in [0, {n}), got values in "
                              f"[{idx.min()}, {idx.max()}]")
         return np.take(self.X, idx, axis=0, out=self._buffer[:len(idx)], mode="clip")
+
+
+def _below(idx: np.ndarray, n: int) -> bool:
+    """Whether ``intp`` indices all lie in [0, n), with one reduction: viewed as unsigned, a
+    negative index becomes huge. False for other dtypes (the caller then checks min and max)."""
+    return idx.dtype == np.intp and int(idx.view(np.uintp).max()) < n

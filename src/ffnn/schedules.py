@@ -47,6 +47,7 @@ __all__ = [
     "LambdaLR",
     "ReduceLROnPlateau",
     "MomentumSchedule",
+    "LinearWarmup",
 ]
 
 
@@ -587,3 +588,89 @@ class MomentumSchedule(_ClosedForm):
     def value_at(self, t: int) -> float:
         """The momentum for epoch ``t``."""
         return self.start if t < self.after else self.end
+
+
+class LinearWarmup(Schedule):
+    """Linear learning-rate warm-up over the first ``epochs`` epochs, then another schedule.
+
+    ``lr(t) = base_lr * (s + (1 - s) t / W)`` for ``t < W = epochs`` (``s = start_factor``),
+    ``lr(W) = base_lr``, and from there on the schedule ``then`` runs from its own epoch 0:
+    ``lr(W + k) = then.lr(k)`` (``base_lr`` for good without one). ``base_lr`` is the
+    optimizer's learning rate when ``then`` was made (its epoch-0 value).
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    epochs : int
+        ``W``, epochs of warm-up, >= 1.
+    start_factor : float or None
+        ``s`` in (0, 1]; None is ``1 / (W + 1)``, so that ``lr(t) = base_lr (t + 1) / (W + 1)``.
+    then : learning-rate schedule or None
+        The schedule after the warm-up (any one that writes ``optimizer.lr``: cosine, step,
+        plateau, ...), made over the same optimizer. It is not stepped during the warm-up.
+
+    Notes
+    -----
+    Equals ``torch.optim.lr_scheduler.SequentialLR(optimizer, [LinearLR(optimizer,
+    start_factor=s, total_iters=W), then], milestones=[W])`` up to rounding; for a cosine
+    over a run of ``T`` epochs give it ``t_max = T - W`` (``--schedule warmup:W+cosine`` does).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ffnn.parameter import Parameter
+    >>> from ffnn.optim import SGD
+    >>> opt = SGD([Parameter(np.zeros(1))], lr=1.0)
+    >>> s = LinearWarmup(opt, epochs=3, then=CosineLR(opt, t_max=2))
+    >>> [opt.lr] + [s.step() for _ in range(5)]
+    [0.25, 0.5, 0.75, 1.0, 0.5, 0.0]
+    """
+
+    _hparam_names = ("base_lr", "epochs", "start_factor")
+    _extra_state = ("then",)
+
+    def __init__(self, optimizer: Any, epochs: int, start_factor: float | None = None,
+                 then: Schedule | None = None) -> None:
+        if then is not None and (getattr(then, "optimizer", None) is not optimizer or then.attribute != "lr"):
+            raise ConfigError("LinearWarmup then= must be a learning-rate schedule over the same optimizer, "
+                              f"got {type(then).__name__}")
+        super().__init__(optimizer)
+        epochs = check_int("LinearWarmup epochs", epochs, low=1)
+        self.then = then
+        self._configure(base_lr=then.value if then is not None else self.value, epochs=epochs,
+                        start_factor=1.0 / (epochs + 1) if start_factor is None else start_factor)
+        self._write(self.value_at(0))
+
+    def _configure(self, *, base_lr: float, epochs: int, start_factor: float) -> None:
+        checked = (check_number("LinearWarmup base_lr", base_lr, low=0.0),
+                   check_int("LinearWarmup epochs", epochs, low=1),
+                   check_number("LinearWarmup start_factor", start_factor, low=0.0, high=1.0, low_inclusive=False))
+        self.base_lr, self.epochs, self.start_factor = checked
+
+    @property
+    def last_lr(self) -> float:
+        """The learning rate last written to the optimizer."""
+        return self.value
+
+    def value_at(self, t: int) -> float:
+        """The warm-up's learning rate for epoch ``t`` (``base_lr`` from ``t = epochs`` on)."""
+        t = min(check_int("LinearWarmup t", t, low=0), self.epochs)
+        return self.base_lr * (self.start_factor + (1.0 - self.start_factor) * t / self.epochs)
+
+    def step(self, metric: float | None = None) -> float:
+        self.epoch += 1
+        if self.then is None or self.epoch <= self.epochs:
+            return self._write(self.value_at(self.epoch))
+        self.value = float(self.then.step(metric))
+        return self.value
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "then": None if self.then is None else self.then.state_dict()}
+
+    def _load_extra(self, state: dict[str, Any]) -> None:
+        saved: Any = state.get("then")      # checked by the schedule's own load_state_dict
+        if (saved is None) != (self.then is None):
+            raise ConfigError("LinearWarmup state: the saved schedule after the warm-up does not match this one's "
+                              f"({type(self.then).__name__ if self.then is not None else 'none'})")
+        if self.then is not None:
+            self.then.load_state_dict(saved)

@@ -30,11 +30,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -47,6 +47,7 @@ from .callbacks import (
     DivergenceGuard,
     EarlyStopping,
     EpochPrinter,
+    GradientClipping,
     ProgressBar,
     ScheduleStepper,
     want_progress,
@@ -59,6 +60,9 @@ from .optim import Optimizer
 from .parameter import Parameter
 from .sampling import BatchGatherer, epoch_order, train_test_split
 
+if TYPE_CHECKING:
+    from .distributed import DataParallel
+
 __all__ = ["Trainer", "TrainerState", "fit", "evaluate", "History", "Callback", "EarlyStopping", "StepSchedule"]
 
 
@@ -69,6 +73,8 @@ class StepSchedule(Protocol):
 
 
 Validation = tuple[ArrayLike, ArrayLike] | float | None
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+"""A random transform of a training batch: ``f(batch, rng) -> batch`` of the same shape."""
 """Held-out data: a pair ``(X_val, y_val)``, a fraction in (0, 1) of the training data, or None."""
 
 TrainerState = dict[str, object]
@@ -112,6 +118,7 @@ class _Data:
     y_val: np.ndarray | None
     gather: BatchGatherer
     source: tuple[object, object, object]
+    weights: np.ndarray | None = None
 
 
 def _check_targets(loss: Loss, model: Sequential, y: Any, n: int, what: str) -> np.ndarray:
@@ -157,6 +164,16 @@ class Trainer:
         A progress bar on a terminal or in a notebook (needs tqdm).
     verbose : bool
         Print one line per epoch.
+    distributed : True, a data-parallel backend or None
+        Train data-parallel over MPI (:mod:`ffnn.distributed`): each rank takes its share of
+        every batch and one Allreduce sums the gradients; only rank 0 prints and checkpoints.
+    clip_grad_norm : float or None
+        Clip the gradients by their global norm before each step
+        (:class:`~ffnn.callbacks.GradientClipping`, as ``torch.nn.utils.clip_grad_norm_``).
+    augment : callable ``f(batch, rng) -> batch`` or None
+        A random transform of every training batch before its forward pass (e.g.
+        :class:`ffnn.augment.RandomShift`), drawing from the trainer's generator: reproducible
+        from ``seed`` and kept by checkpoints. Held-out data and evaluation are not augmented.
 
     Attributes
     ----------
@@ -184,8 +201,15 @@ class Trainer:
                  schedules: StepSchedule | Sequence[StepSchedule] | None = None,
                  callbacks: Iterable[Callback] = (), early_stopping: int | EarlyStopping | None = None,
                  batch_size: int | None = 128, shuffle: bool = True, seed: Seed = None,
-                 progress: bool | None = False, verbose: bool = False) -> None:
+                 progress: bool | None = False, verbose: bool = False,
+                 distributed: DataParallel | bool | None = None, clip_grad_norm: float | None = None,
+                 augment: Augment | None = None) -> None:
         _check_parts(model, loss, optimizer)
+        if augment is not None and not callable(augment):
+            raise ConfigError(f"augment must be a callable f(batch, rng) -> batch (e.g. ffnn.augment.RandomShift(2)), "
+                              f"got {type(augment).__name__}")
+        self.augment = augment
+        self._clipping = [] if clip_grad_norm is None else [GradientClipping(clip_grad_norm)]
         self.model, self.loss, self.optimizer = model, loss, optimizer
         model_params = model.parameters()
         known = {id(p) for p in model_params}
@@ -207,6 +231,12 @@ class Trainer:
             stopper = early_stopping if isinstance(early_stopping, EarlyStopping) else EarlyStopping(early_stopping)
         self._user_callbacks = [*callbacks, *([stopper] if stopper else [])]
         self._progress, self._verbose = progress, verbose
+        from .distributed import data_parallel
+        self.distributed = data_parallel(distributed)
+        self._root = self.distributed is None or self.distributed.rank == 0
+        if self.distributed is not None and augment is not None:
+            raise ConfigError("augment is not supported with distributed training (each rank would draw "
+                              "its own transforms from the shared seed)")
         self.callbacks = self._callback_list(())
         self.epoch = 0
         self.batch = 0
@@ -216,14 +246,17 @@ class Trainer:
         self._loss_sum, self._correct, self._seen, self._seconds = 0.0, 0.0, 0, 0.0
         self._last_loss = math.nan
         self._data: _Data | None = None
+        self._data_weights: ArrayLike | None = None
+        self.last_weights: np.ndarray | None = None
         self._interrupt = _InterruptFlag(active=False)
         self._partial_record = False
 
     def _callback_list(self, extra: Iterable[Callback]) -> CallbackList:
-        built: list[Callback] = [DivergenceGuard(), self.history, ScheduleStepper(), *self._user_callbacks]
-        if want_progress(self._progress):
+        built: list[Callback] = [DivergenceGuard(), self.history, ScheduleStepper(), *self._user_callbacks,
+                                 *self._clipping]
+        if want_progress(self._progress) and self._root:
             built.append(ProgressBar())
-        if self._verbose:
+        if self._verbose and self._root:
             built.append(EpochPrinter())
         built += list(extra)
         callbacks = CallbackList(built)
@@ -231,16 +264,23 @@ class Trainer:
         return callbacks
 
     # -- data -------------------------------------------------------------------
-    def _bind(self, X: ArrayLike, y: ArrayLike, validation: Validation = None) -> _Data:
+    def _bind(self, X: ArrayLike, y: ArrayLike, validation: Validation = None,
+              sample_weight: ArrayLike | None = None) -> _Data:
         """Validate and convert the data once; reused while the same arrays come back."""
         source = (X, y, validation)
-        if self._data is not None and _same_source(self._data.source, source):
+        if (self._data is not None and _same_source(self._data.source, source)
+                and self._data_weights is sample_weight):
             return self._data
         model, loss = self.model, self.loss
         X_arr = as_float_array(X, "X", dtype=model.dtype, ndim=2)
         y_arr = _check_targets(loss, model, y, len(X_arr), "y")
         if len(X_arr) == 0:
             raise ShapeError("X has no samples")
+        w_arr = None
+        if sample_weight is not None:
+            if self.distributed is not None:
+                raise ConfigError("sample_weight is not supported with distributed training")
+            w_arr = _check_weights(loss, sample_weight, len(X_arr), model.dtype)
         X_val = y_val = None
         if isinstance(validation, (float, int)) and not isinstance(validation, bool):
             fraction = check_number("validation fraction", validation, low=0.0, high=1.0,
@@ -251,6 +291,7 @@ class Trainer:
                 raise ConfigError(f"validation fraction {fraction} of {len(X_arr)} samples leaves {len(val)} "
                                   f"held-out and {len(train)} training samples; expected at least 1 of each")
             X_arr, y_arr, X_val, y_val = X_arr[train], y_arr[train], X_arr[val], y_arr[val]
+            w_arr = None if w_arr is None else w_arr[train]
         elif validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise ConfigError("validation must be None, a fraction in (0, 1) or a pair (X_val, y_val); "
@@ -259,7 +300,8 @@ class Trainer:
             y_val = _check_targets(loss, model, validation[1], len(X_val), "y_val")
         n = len(X_arr)
         bs = n if self.batch_size is None else min(self.batch_size, n)
-        self._data = _Data(X_arr, y_arr, X_val, y_val, BatchGatherer(X_arr, bs), source)
+        self._data = _Data(X_arr, y_arr, X_val, y_val, BatchGatherer(X_arr, bs), source, w_arr)
+        self._data_weights = sample_weight
         self._order = None
         return self._data
 
@@ -289,29 +331,39 @@ class Trainer:
             loss, _ = self._step(x, t, self.batch)
         return loss
 
-    def _step(self, xb: np.ndarray, yb: np.ndarray, batch: int) -> tuple[float, float | None]:
-        model, loss = self.model, self.loss
-        self.last_batch = xb
-        out = model._forward(xb)
-        value = loss.forward(out, yb)
-        if not math.isfinite(value):
-            return value, None
-        correct = loss.count_correct(out, yb) if loss.classification else None
-        model._backward(loss.backward(), input_grad=False)
+    def _step(self, xb: np.ndarray, yb: np.ndarray, batch: int,
+              wb: np.ndarray | None = None) -> tuple[float, float | None]:
+        model, loss, shared = self.model, self.loss, self.distributed
+        if self.augment is not None:          # a new random transform of the training batch
+            xb = self.augment(xb, self.rng)
+        self.last_batch, self.last_weights = xb, wb
+        value, correct = 0.0, (0.0 if loss.classification else None)
+        if shared is None or len(xb):         # a rank's share of a tiny batch may be empty
+            out = model._forward(xb)
+            value = loss.forward(out, yb) if wb is None else loss.forward(out, yb, sample_weight=wb)  # type: ignore[call-arg]
+            if not math.isfinite(value) and shared is None:
+                return value, None
+            correct = loss.count_correct(out, yb) if loss.classification else None
+            model._backward(loss.backward(), input_grad=False)
+        if shared is not None:                # the whole batch's gradient, loss and count: one Allreduce
+            value, correct = shared.allreduce_gradients(self.parameters, value, correct, len(xb), loss.reduction)
+            if not math.isfinite(value):
+                return value, None
         self.callbacks.on_before_step(batch)
         self.optimizer.step()
         return value, correct
 
     # -- epochs -----------------------------------------------------------------
     def run_epoch(self, X: ArrayLike, y: ArrayLike, *, validation: Validation = None,
-                  deadline: float | None = None) -> dict[str, float] | None:
+                  deadline: float | None = None, sample_weight: ArrayLike | None = None) -> dict[str, float] | None:
         """Train on ``(X, y)`` until the current epoch ends; return its record.
 
         With ``deadline`` (a :func:`time.perf_counter` time) the epoch may pause after any
         batch once the deadline has passed: None is returned and the next call continues the
         same epoch at the next batch (the playground trains in time slices this way).
+        ``sample_weight`` is as in :meth:`fit`.
         """
-        self._bind(X, y, validation)
+        self._bind(X, y, validation, sample_weight)
         if self.epochs_planned is None:
             self.epochs_planned = self.epoch + 1
         self.model.train()
@@ -334,7 +386,8 @@ class Trainer:
         t0 = time.perf_counter()
         for b in range(self.batch, -(-n // bs)):
             idx = order[b * bs:(b + 1) * bs]
-            value, correct = self._step(gather(idx), y[idx], b)
+            mine = idx if self.distributed is None else self.distributed.shard(idx)
+            value, correct = self._step(gather(mine), y[mine], b, None if data.weights is None else data.weights[mine])
             self._last_loss = value
             self._loss_sum += value * len(idx) if mean else value
             if correct is not None:
@@ -372,6 +425,7 @@ class Trainer:
             record["momentum"] = float(momentum)
         record["seconds"] = self._seconds + time.perf_counter() - t0
         if partial:                       # the position stays mid-epoch: a resumed run continues it
+            record["partial"] = 1.0       # marked, so that no one takes it for a whole epoch
             self.history.interrupted = True
             self._partial_record = True
         else:
@@ -380,13 +434,20 @@ class Trainer:
         return record
 
     def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 10, *, validation: Validation = None,
-            checkpoint: str | Path | None = None, checkpoint_every: int | None = None) -> History:
+            checkpoint: str | Path | None = None, checkpoint_every: int | None = None,
+            sample_weight: ArrayLike | None = None) -> History:
         """Train until ``epochs`` epochs are complete in total; return the :class:`History`.
 
         With ``checkpoint`` (a file path) the state is written there atomically at the end of
         every epoch (and every ``checkpoint_every`` batches, and on Ctrl-C); when the file
         already exists, training resumes from it first and ends with the same weights, bit
         for bit, as an uninterrupted run.
+
+        ``sample_weight`` (n_samples,) weights each sample's loss: a batch's loss is the
+        weighted mean ``sum w_n E^(n) / sum w_n`` (its gradient likewise); the loss must take
+        ``forward(output, target, sample_weight=...)``. The batch's weights are
+        :attr:`last_weights` while it is stepped. A held-out fraction splits them too; the
+        held-out loss is unweighted.
         """
         from .checkpoint import Checkpointer, read_checkpoint
 
@@ -394,8 +455,8 @@ class Trainer:
         state = read_checkpoint(checkpoint) if checkpoint is not None and Path(checkpoint).exists() else None
         if state is not None:             # the held-out split is drawn as the interrupted run drew it
             set_generator_state(self.rng, state["rng_start"], "checkpoint rng_start")
-        self._bind(X, y, validation)
-        extra = [] if checkpoint is None else [Checkpointer(checkpoint, every=checkpoint_every)]
+        self._bind(X, y, validation, sample_weight)
+        extra = [] if checkpoint is None or not self._root else [Checkpointer(checkpoint, every=checkpoint_every)]
         self.callbacks = self._callback_list(extra)
         self.epochs_planned = epochs
         self.model.train()
@@ -405,6 +466,8 @@ class Trainer:
         elif self._partial_record:        # continuing in memory after Ctrl-C: the partial record goes
             self.history.records.pop()
             self.history.interrupted = self._partial_record = False
+        if self.distributed is not None:      # every rank starts from rank 0's weights
+            self.distributed.broadcast_parameters(self.parameters)
         self._interrupt = _InterruptFlag()
         try:
             with self._interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -558,6 +621,24 @@ def _same_source(bound: tuple[object, object, object], given: tuple[object, obje
     return validation is validation2
 
 
+def _check_weights(loss: Loss, sample_weight: ArrayLike, n: int, dtype: Any) -> np.ndarray:
+    """Per-sample weights: finite, >= 0, one per sample, and a loss that takes them."""
+    import inspect
+    try:
+        takes = "sample_weight" in inspect.signature(loss.forward).parameters
+    except (TypeError, ValueError):
+        takes = False
+    if not takes:
+        raise ConfigError(f"{type(loss).__name__} does not take per-sample weights: its forward has no "
+                          "sample_weight argument (expected forward(output, target, sample_weight=None))")
+    w = as_float_array(sample_weight, "sample_weight", dtype=dtype, ndim=1)
+    if len(w) != n:
+        raise ShapeError(f"sample_weight has {len(w)} entries for {n} samples")
+    if (w < 0).any():
+        raise ConfigError("sample_weight must be >= 0")
+    return w
+
+
 def _schedule_state(schedule: StepSchedule) -> dict[str, Any] | None:
     state_dict = getattr(schedule, "state_dict", None)
     return state_dict() if callable(state_dict) else None
@@ -629,7 +710,7 @@ def fit(model: Sequential, loss: Loss, optimizer: Optimizer, X: ArrayLike, y: Ar
         schedule: StepSchedule | Sequence[StepSchedule] | None = None, callbacks: Iterable[Callback] = (),
         early_stopping: int | EarlyStopping | None = None, seed: Seed = None, progress: bool | None = True,
         verbose: bool = False, checkpoint: str | Path | None = None,
-        checkpoint_every: int | None = None) -> History:
+        checkpoint_every: int | None = None, distributed: DataParallel | bool | None = None) -> History:
     """Train ``model`` by minibatch gradient descent; return the per-epoch :class:`History`.
 
     A thin wrapper over :class:`Trainer`: ``Trainer(model, loss, optimizer, ...).fit(X, y, epochs, ...)``.
@@ -663,6 +744,10 @@ def fit(model: Sequential, loss: Loss, optimizer: Optimizer, X: ArrayLike, y: Ar
         resume from it. See :meth:`Trainer.fit`.
     checkpoint_every : int or None
         Also write the checkpoint every this many batches.
+    distributed : True, a backend or None
+        Data-parallel training over MPI (:mod:`ffnn.distributed`): in a script started by
+        ``mpirun -n K``, every rank computes the gradient of its share of each batch and one
+        Allreduce averages them; the weights equal one process's with the same batch size.
 
     Returns
     -------
@@ -670,5 +755,6 @@ def fit(model: Sequential, loss: Loss, optimizer: Optimizer, X: ArrayLike, y: Ar
     """
     _check_parts(model, loss, optimizer)
     trainer = Trainer(model, loss, optimizer, schedules=schedule, callbacks=callbacks, early_stopping=early_stopping,
-                      batch_size=batch_size, shuffle=shuffle, seed=seed, progress=progress, verbose=verbose)
+                      batch_size=batch_size, shuffle=shuffle, seed=seed, progress=progress, verbose=verbose,
+                      distributed=distributed)
     return trainer.fit(X, y, epochs, validation=validation, checkpoint=checkpoint, checkpoint_every=checkpoint_every)

@@ -21,6 +21,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
@@ -91,7 +92,7 @@ def verify(path: str | os.PathLike, sha256: str | None = None, md5: str | None =
             got = file_md5(path)
             if got != md5.lower():
                 return f"MD5 mismatch: expected {md5.lower()}, got {got}"
-    except (OSError, EOFError) as exc:  # unreadable file or corrupt/truncated gzip stream
+    except (OSError, EOFError, zlib.error) as exc:  # unreadable file or corrupt/truncated gzip stream
         return f"unreadable ({exc})"
     return None
 

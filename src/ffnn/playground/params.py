@@ -215,11 +215,13 @@ def validate_config(update: Any, base: dict[str, Any] | None = None, *,
 def parse_csv(text: str) -> tuple[np.ndarray, np.ndarray, str, list[str] | None]:
     """Parse an uploaded CSV of 2-D points ``x1,x2,label``.
 
-    Returns ``(X, y, task, class_names)``: X float32 (n, 2); for exactly two distinct integer
-    labels a classification set with y int64 in {0, 1} (the sorted labels) and their names,
-    otherwise a regression set with y float32 (n, 1). An optional header row is skipped.
+    Returns ``(X, y, task, class_names)``: X float32 (n, 2); for exactly two distinct labels
+    that are text (``cat``/``dog``) or integers, a classification set with y int64 in {0, 1}
+    (the sorted labels) and their names, otherwise a regression set with y float32 (n, 1). An
+    optional header row is skipped.
     """
-    rows: list[tuple[float, float, float]] = []
+    points: list[tuple[float, float]] = []
+    labels: list[str] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -229,32 +231,47 @@ def parse_csv(text: str) -> tuple[np.ndarray, np.ndarray, str, list[str] | None]
             raise ParamError(f"CSV line {lineno}: expected 3 values x1,x2,label, got {len(cells)}: "
                              f"{line[:60]!r}")
         try:
-            values = tuple(float(c) for c in cells)
+            x1, x2 = float(cells[0]), float(cells[1])
         except ValueError:
-            if not rows and lineno == _first_line(text):
+            if not points and lineno == _first_line(text):
                 continue  # a header row
-            raise ParamError(f"CSV line {lineno}: values must be numbers, got {line[:60]!r}") from None
-        if not all(math.isfinite(v) for v in values):
-            raise ParamError(f"CSV line {lineno}: values must be finite, got {line[:60]!r}")
-        rows.append(values)  # type: ignore[arg-type]
-        if len(rows) > LIMITS["upload_points"]:
+            raise ParamError(f"CSV line {lineno}: values must be numbers (x1, x2; the label may be a class name), "
+                             f"got {line[:60]!r}") from None
+        if not (math.isfinite(x1) and math.isfinite(x2)) or not cells[2]:
+            raise ParamError(f"CSV line {lineno}: values must be finite (and the label present), got {line[:60]!r}")
+        points.append((x1, x2))
+        labels.append(cells[2])
+        if len(points) > LIMITS["upload_points"]:
             raise ParamError(f"CSV has more than {LIMITS['upload_points']} points; "
                              "upload at most that many")
-    if len(rows) < LIMITS["upload_min_points"]:
-        raise ParamError(f"CSV has {len(rows)} points; at least {LIMITS['upload_min_points']} "
+    if len(points) < LIMITS["upload_min_points"]:
+        raise ParamError(f"CSV has {len(points)} points; at least {LIMITS['upload_min_points']} "
                          "rows x1,x2,label are needed")
-    data = np.asarray(rows, dtype=np.float64)
-    X = data[:, :2].astype(np.float32)
-    labels = data[:, 2]
-    distinct = np.unique(labels)
-    integral = bool(np.all(labels == np.round(labels)))
-    if integral and len(distinct) <= 10:
-        if len(distinct) != 2:
-            raise ParamError(f"CSV labels: the playground classifies two classes, got "
-                             f"{len(distinct)} distinct label(s) ({', '.join(f'{v:g}' for v in distinct)})")
-        y = (labels == distinct[1]).astype(np.int64)
-        return X, y, "classification", [f"{v:g}" for v in distinct]
-    return X, labels.astype(np.float32)[:, None], "regression", None
+    X = np.asarray(points, dtype=np.float32)
+    numbers = _as_numbers(labels)
+    if numbers is None:                                  # text labels: classes by name
+        names: np.ndarray = np.asarray(labels)
+    elif bool(np.all(numbers == np.round(numbers))) and len(np.unique(numbers)) <= 10:
+        names = numbers
+    else:
+        if not np.all(np.isfinite(numbers)):
+            raise ParamError("CSV labels must be finite numbers or class names")
+        return X, numbers.astype(np.float32)[:, None], "regression", None
+    distinct = np.unique(names)
+    shown = [f"{v:g}" if numbers is not None else str(v) for v in distinct]
+    if len(distinct) != 2:
+        raise ParamError(f"CSV labels: the playground classifies two classes, got "
+                         f"{len(distinct)} distinct label(s) ({', '.join(shown[:10])})")
+    y = (names == distinct[1]).astype(np.int64)
+    return X, y, "classification", shown
+
+
+def _as_numbers(labels: list[str]) -> np.ndarray | None:
+    """The labels as float64 numbers, or None when any of them is text (a class name)."""
+    try:
+        return np.asarray([float(v) for v in labels], dtype=np.float64)
+    except ValueError:
+        return None
 
 
 def _first_line(text: str) -> int:

@@ -15,7 +15,9 @@ Routes (every error is ``{"error": "..."}`` with status 400 or 404)::
     GET    /api/sessions/{id}/stream          Server-Sent Events, one frame per event
     POST   /api/sessions/{id}/predict         {"x": [[x1, x2], ...]} -> {"y": outputs}
     GET    /api/sessions/{id}/export          the trained model as model.ffnn
+    POST   /api/sessions/{id}/weight          {"layer": k, "to": i, "from": j, "value": w}: set one weight
     GET    /api/sessions/{id}/command         {"command": "ffnn train ..."}
+    GET    /digits, /api/digits/...           the digits page (:func:`ffnn.playground.digits.routes`)
 
 Starlette and uvicorn are imported inside the functions, so ``import ffnn.playground``
 works without them.
@@ -33,14 +35,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FfnnError
+from . import digits
 from .params import LIMITS, ParamError, options
-from .session import FRAME_INTERVAL, SessionManager, SessionNotFound
+from .guard import RequestGuard, allowed_hosts, check_bind, header_timeout_protocol
+from .session import FRAME_INTERVAL, SessionLimitReached, SessionManager, SessionNotFound
 
 __all__ = ["create_app", "serve", "WebExtraMissing", "WEB_EXTRA_MESSAGE"]
 
 STATIC = Path(__file__).parent / "static"
 WEB_EXTRA_MESSAGE = "ffnn playground needs the web extra: pip install 'ffnn[web]'"
 MAX_JSON_BYTES = 1_000_000
+MAX_JSON_DEPTH = 8
 MAX_PREDICT_POINTS = 10_000
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -74,18 +79,39 @@ async def _read_body(request: Any, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in a parsed JSON value (a number is depth 0)."""
+    deepest, level = 0, [(value, 0)]
+    while level:
+        item, d = level.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, d + 1)
+            level.extend((v, d + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 async def _read_json(request: Any) -> Any:
     body = await _read_body(request, MAX_JSON_BYTES)
     if not body.strip():
         return {}
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ParamError(f"request body must be JSON: {exc}") from None
+    except RecursionError:
+        value = None
+    if value is None and body.strip() != b"null" or _depth(value) > MAX_JSON_DEPTH:
+        raise ParamError(f"request body nests lists or objects more than {MAX_JSON_DEPTH} deep")
+    return value
 
 
-def create_app(max_sessions: int = 16, idle_timeout: float = 900.0):
-    """The Starlette application; ``app.state.sessions`` is its :class:`SessionManager`."""
+def create_app(max_sessions: int = 16, idle_timeout: float = 900.0, hosts: Any = None, any_ip: bool = False):
+    """The Starlette application; ``app.state.sessions`` is its :class:`SessionManager`.
+
+    Every request passes :class:`~ffnn.playground.guard.RequestGuard`: ``hosts`` are the Host
+    names it answers to (default: localhost and the loopback addresses), ``any_ip`` also
+    allows IP-address hosts (a server bound to every interface).
+    """
     _require_web()
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
@@ -102,6 +128,8 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 900.0):
         async def endpoint(request):
             try:
                 return await handler(request)
+            except SessionLimitReached as exc:
+                return error(429, str(exc))
             except SessionNotFound as exc:
                 return error(404, f"no playground session {exc.args[0]!r} (it expired or was "
                                   "closed); reload the page to start a new one")
@@ -191,6 +219,15 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 900.0):
         y = await run_in_threadpool(session.predict, X)
         return JSONResponse({"y": y.tolist()})
 
+    async def set_weight(request):
+        session = session_of(request)
+        body = await _read_json(request)
+        if not isinstance(body, dict):
+            raise ParamError('weight expects {"layer": k, "to": i, "from": j, "value": w}')
+        await run_in_threadpool(session.set_weight, body.get("layer"), body.get("to"), body.get("from"),
+                                body.get("value"))
+        return JSONResponse(await run_in_threadpool(session.state))
+
     async def export(request):
         session = session_of(request)
         data = await run_in_threadpool(session.export_bytes)
@@ -268,10 +305,14 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 900.0):
         Route(sid + "/command", api(command)),
         Route(sid + "/predict", api(predict), methods=["POST"]),
         Route(sid + "/export", api(export)),
+        Route(sid + "/weight", api(set_weight), methods=["POST"]),
         Route(sid + "/stream", api(stream)),
+        *digits.routes(manager, api, _read_json, _read_body, STATIC),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    from starlette.middleware import Middleware
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(RequestGuard, hosts=hosts or allowed_hosts(), any_ip=any_ip)])
     app.state.sessions = manager
     return app
 
@@ -281,14 +322,16 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True) 
     _require_web()
     import uvicorn
 
+    check_bind(host, port)                # a port in use fails here, before anything is announced
     if host not in LOCAL_HOSTS:
         print(f"warning: the playground is binding to {host}, not 127.0.0.1: anyone who can "
               "reach this address can use it and make it compute. It has no authentication.",
               file=sys.stderr)
-    app = create_app()
-    url_host = host if host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    wildcard = host in ("0.0.0.0", "::", "")
+    app = create_app(hosts=allowed_hosts(host), any_ip=wildcard)
+    url_host = host if not wildcard else "127.0.0.1"
     url = f"http://{'[' + url_host + ']' if ':' in url_host else url_host}:{port}/"
     print(f"ffnn playground: {url}  (Ctrl+C to stop)", flush=True)
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", http=header_timeout_protocol(), timeout_keep_alive=5)

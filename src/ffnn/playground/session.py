@@ -58,6 +58,10 @@ class SessionNotFound(KeyError):
     """No session with that id (never created, deleted or expired)."""
 
 
+class SessionLimitReached(ParamError):
+    """Every session slot is in use (the server answers 429)."""
+
+
 
 
 def _b64(a: np.ndarray) -> str:
@@ -77,14 +81,14 @@ def _finite(x: float) -> float | None:
 class Session:
     """One playground session: configuration, data, network, training thread, frames."""
 
+    train_budget = TRAIN_BUDGET       # seconds of training per frame (a subclass may train longer)
+    frame_interval = FRAME_INTERVAL
+
     def __init__(self, sid: str, config: dict[str, Any] | None = None) -> None:
         self.id = sid
         self.lock = threading.RLock()
         self.upload: dict[str, Any] | None = None
-        self.config = validate_config(config)
-        if self.config["dataset"] == "upload":
-            raise ParamError("dataset 'upload' needs an uploaded CSV; create the session with "
-                             "another data set, then POST the CSV to /api/sessions/{id}/upload")
+        self.config = self._initial_config(config)
         self.created = self.last_seen = time.monotonic()
         self.streams = 0
         self.running = False
@@ -95,6 +99,14 @@ class Session:
         self._build()
 
     # ------------------------------------------------------------------ building
+    def _initial_config(self, config: dict[str, Any] | None) -> dict[str, Any]:
+        """The checked settings of a new session (a subclass, the digits page's, has its own)."""
+        checked = validate_config(config)
+        if checked["dataset"] == "upload":
+            raise ParamError("dataset 'upload' needs an uploaded CSV; create the session with "
+                             "another data set, then POST the CSV to /api/sessions/{id}/upload")
+        return checked
+
     @property
     def task(self) -> str:
         return task_of(self.config["dataset"], self.upload["task"] if self.upload else None)
@@ -283,11 +295,11 @@ class Session:
                     self._thread = None
                     return
                 t0 = time.monotonic()
-                self._train(TRAIN_BUDGET, MAX_EPOCHS_PER_FRAME)
+                self._train(self.train_budget, MAX_EPOCHS_PER_FRAME)
                 if self.status == "diverged":
                     self.running = False
                 self._publish()
-            time.sleep(max(0.005, FRAME_INTERVAL - (time.monotonic() - t0)))
+            time.sleep(max(0.005, self.frame_interval - (time.monotonic() - t0)))
 
     def _diverged(self, exc: TrainingDivergedError) -> None:
         self.status = "diverged"
@@ -434,6 +446,25 @@ class Session:
             return (2 * y.astype(np.int64) - 1).tolist()
         return np.round(y[:, 0] / self.y_scale, 4).tolist()
 
+    def set_weight(self, layer: Any, to: Any, source: Any, value: Any) -> float:
+        """Set one weight, ``W[to, source]`` of the ``layer``-th weight matrix (0 = the first, as in a
+        frame's ``weights``), the way a link is edited on the page; returns the value set."""
+        def index(name: str, i: Any, count: int) -> int:
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < count:
+                raise ParamError(f"weight: {name} must be an integer in [0, {count - 1}], got {i!r}")
+            return i
+
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or abs(value) > 1000:
+            raise ParamError(f"weight: value must be a finite number in [-1000, 1000], got {value!r}")
+        with self.lock:
+            weighted = [m for m in self.model.layers if m.in_features is not None and hasattr(m, "weight")]
+            W = weighted[index("layer", layer, len(weighted))].weight.value
+            row, col = index("to", to, W.shape[0]), index("from", source, W.shape[1])
+            W[row, col] = value
+            self._publish()
+            return float(W[row, col])
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The network output (evaluation mode) for 2-D points ``X`` (n, 2)."""
         with self.lock, np.errstate(all="ignore"):
@@ -481,8 +512,9 @@ def _safe_name(filename: str | None) -> str:
 class SessionManager:
     """The live sessions: at most ``max_sessions``, each expiring after ``idle_timeout`` s.
 
-    When full, expired sessions go first, then the least recently used one without an open
-    stream; if every session is streaming, creating another is refused.
+    When full, expired sessions go first, then the least recently used one that is abandoned
+    (not training, no open stream, no request for ``ABANDON_AFTER`` seconds); a session in
+    use is never evicted: creating another is refused with :class:`SessionLimitReached`.
     """
 
     def __init__(self, max_sessions: int = 16, idle_timeout: float = 900.0) -> None:
@@ -502,16 +534,19 @@ class SessionManager:
                     s.close()
                     del self._sessions[sid]
 
-    def create(self, config: dict[str, Any] | None = None) -> Session:
+    def create(self, config: dict[str, Any] | None = None, kind: type[Session] | None = None) -> Session:
+        """A new session of ``kind`` (default :class:`Session`; the digits page's is a subclass)."""
         self.expire()
-        session = Session(secrets.token_urlsafe(12), config)
+        session = (kind or Session)(secrets.token_urlsafe(12), config)
         with self._lock:
             if len(self._sessions) >= self.max_sessions:
-                idle = [s for s in self._sessions.values() if s.streams == 0]
+                now = time.monotonic()
+                idle = [s for s in self._sessions.values()
+                        if s.streams == 0 and not s.running and now - s.last_seen > ABANDON_AFTER]
                 if not idle:
                     session.close()
-                    raise ParamError(f"too many playground sessions open (at most "
-                                     f"{self.max_sessions}); close a tab and try again")
+                    raise SessionLimitReached(f"too many playground sessions in use (at most "
+                                              f"{self.max_sessions}); close a tab and try again")
                 victim = min(idle, key=lambda s: s.last_seen)
                 victim.close()
                 del self._sessions[victim.id]

@@ -184,7 +184,8 @@ function applyState(state, first) {
   renderDatasets();
   if (structure) buildNetwork();
   renderFeatureMaps();
-  $("command").textContent = state.command;
+  app.command = state.command;
+  showCommand(state.epoch);
   $("export").href = `/api/sessions/${app.id}/export`;
   if (state.upload) $("upload-info").textContent =
     `${state.upload.name}: ${state.upload.n} points, ${state.upload.task}`;
@@ -350,7 +351,9 @@ function buildNetwork() {
     minus.title = "remove a neuron"; minus.disabled = width <= 1;
     minus.addEventListener("click", () => changeWidth(li, -1));
     pm.append(plus, minus);
-    const label = document.createElement("div"); label.textContent = `${width} neuron${width === 1 ? "" : "s"}`;
+    const label = document.createElement("div");
+    label.innerHTML = `${width}<span class="unit"> neuron${width === 1 ? "" : "s"}</span>`;
+    label.title = `${width} neuron${width === 1 ? "" : "s"}`;
     head.append(pm, label); col.appendChild(head);
     const nodes = document.createElement("div"); nodes.className = "nodes";
     const size = nodeSize(width);
@@ -365,7 +368,16 @@ function buildNetwork() {
   const onodes = document.createElement("div"); onodes.className = "nodes";
   onodes.appendChild(makeNode("out", 36, "output"));
   ocol.appendChild(onodes); cols.appendChild(ocol);
+  fitColumns();
   requestAnimationFrame(layoutLinks);
+}
+
+// A deep or wide network is drawn compact (smaller gaps and labels) so that every column,
+// the output included, fits the panel; only a very narrow window still scrolls.
+function fitColumns() {
+  const cols = $("columns"), net = $("network");
+  cols.classList.remove("compact");
+  if (cols.scrollWidth > net.clientWidth) cols.classList.add("compact");
 }
 
 function layoutLinks() {
@@ -459,7 +471,9 @@ function changeWidth(li, delta) {
 function showHover(el, caption) {
   const card = $("hover-card");
   const r = el.getBoundingClientRect();
-  $("hover-caption").textContent = caption;
+  const off = el.classList.contains("feature") && el.classList.contains("off");
+  $("hover-caption").textContent = off ? `${caption}: not an input now (click to use it)` : caption;
+  $("hover-canvas").classList.toggle("hidden", !app.nodeData.has(app.hover));
   card.classList.remove("hidden");
   let left = r.right + 12, top = r.top - 60;
   if (left + 215 > window.innerWidth) left = r.left - 225;
@@ -471,6 +485,112 @@ function paintHover() {
   const d = app.nodeData.get(app.hover);
   const cv = $("hover-canvas");
   if (d) paint(cv, d.res, d.bytes, LUT, app.view.discretize && app.hover === "out");
+}
+
+// ---------------------------------------------------------------- links: hover shows a weight, click edits it
+// Every link between two columns is the curve drawn by drawLinks: from (sx, y0) to (x1, y1) with
+// control points at the middle x, so y(t) = y0 + (y1 - y0)(3t^2 - 2t^3) and every link of a gap
+// shares x(t). The link under the mouse is the one whose y at the mouse's x is nearest.
+function linkAt(mx, my) {
+  const pos = app.positions, f = app.frame;
+  if (!pos || !f || f.weights.length !== pos.length - 1) return null;
+  for (let k = 0; k < pos.length - 1; k++) {
+    const src = pos[k], dst = pos[k + 1];
+    if (!src.length || !dst.length) continue;
+    const sx = src[0][0] + src[0][2], x1 = dst[0][0];
+    if (mx <= sx || mx >= x1) continue;
+    const m = (sx + x1) / 2;
+    let lo = 0, hi = 1;
+    for (let it = 0; it < 30; it++) {
+      const t = (lo + hi) / 2;
+      const x = sx * (1 - t) ** 3 + 3 * m * t * (1 - t) + x1 * t ** 3;
+      if (x < mx) lo = t; else hi = t;
+    }
+    const t = (lo + hi) / 2, s = 3 * t * t - 2 * t * t * t;
+    let best = null;
+    for (let j = 0; j < src.length; j++) {
+      for (let i = 0; i < dst.length; i++) {
+        const d = Math.abs(src[j][1] + (dst[i][1] - src[j][1]) * s - my);
+        if (d < 5 && (!best || d < best.d)) best = {k, j, i, d};
+      }
+    }
+    return best;
+  }
+  return null;
+}
+
+function weightOf(k, to, from) {
+  const w = app.frame.weights[k];
+  const q = new Int8Array(decode(w.data).buffer);
+  return q[to * w.in + from] / 127 * w.scale;
+}
+
+function describeLink(link) {
+  const last = link.k === app.frame.weights.length - 1;
+  const from = link.k === 0 ? app.cfg.features[link.j] : `layer ${link.k}, neuron ${link.j + 1}`;
+  const twoLogits = last && app.frame.weights[link.k].out === 2;
+  const to = last ? "output" : `layer ${link.k + 1}, neuron ${link.i + 1}`;
+  const row = twoLogits ? 1 : link.i;
+  let text = `${from} \u2192 ${to}: weight \u2248 ${weightOf(link.k, row, link.j).toPrecision(3)}`;
+  if (twoLogits) text += ` (to class 1; to class 0: ${weightOf(link.k, 0, link.j).toPrecision(3)})`;
+  return {text, row};
+}
+
+function linkCard() {
+  let card = $("link-card");
+  if (!card) {
+    card = document.createElement("div");
+    card.id = "link-card"; card.className = "link-card hidden";
+    document.body.appendChild(card);
+  }
+  return card;
+}
+
+function wireLinks() {
+  const net = $("network");
+  const local = (e) => {
+    const r = net.getBoundingClientRect();
+    return [e.clientX - r.left + net.scrollLeft, e.clientY - r.top];
+  };
+  net.addEventListener("mousemove", (e) => {
+    if (app.editing || e.target.closest(".node") || e.target.closest("button")) {
+      if (!app.editing) linkCard().classList.add("hidden");
+      net.classList.remove("on-link");
+      return;
+    }
+    const link = linkAt(...local(e));
+    app.link = link;
+    net.classList.toggle("on-link", !!link);
+    const card = linkCard();
+    if (!link) { card.classList.add("hidden"); return; }
+    card.textContent = describeLink(link).text + " \u2014 click to edit";
+    card.style.left = (e.clientX + 14) + "px"; card.style.top = (e.clientY + 10) + "px";
+    card.classList.remove("hidden");
+  });
+  net.addEventListener("mouseleave", () => { if (!app.editing) linkCard().classList.add("hidden"); });
+  net.addEventListener("click", (e) => {
+    if (!app.link || e.target.closest(".node") || e.target.closest("button")) return;
+    const link = app.link, {text, row} = describeLink(link);
+    const card = linkCard();
+    card.textContent = text.replace(/: weight.*/, ": new weight");
+    const input = document.createElement("input");
+    input.type = "number"; input.step = "any"; input.id = "link-weight";
+    input.value = weightOf(link.k, row, link.j).toPrecision(3);
+    card.appendChild(input);
+    app.editing = true;
+    input.focus(); input.select();
+    const done = () => { app.editing = false; card.classList.add("hidden"); };
+    input.addEventListener("keydown", async (ev) => {
+      if (ev.key === "Escape") done();
+      if (ev.key !== "Enter") return;
+      try {
+        const state = await call("POST", "/weight", {layer: link.k, to: row, from: link.j, value: parseFloat(input.value)});
+        clearError(); applyState(state);
+      } catch (err) { showError(err.message); }
+      done();
+    });
+    input.addEventListener("blur", done);
+  });
 }
 
 // ---------------------------------------------------------------- frames
@@ -504,6 +624,7 @@ function onFrame(f, fromState) {
     badge.textContent = "diverged"; badge.classList.remove("hidden");
     showError(f.error);
   } else badge.classList.add("hidden");
+  showCommand(f.epoch);
   if (app.lastStatus === "running" && f.status !== "running") refreshCommand();
   app.lastStatus = f.status;
   // output heatmap
@@ -529,7 +650,12 @@ function onFrame(f, fromState) {
 }
 
 async function refreshCommand() {
-  try { $("command").textContent = (await call("GET", "/command")).command; } catch (e) { /* shown elsewhere */ }
+  try { app.command = (await call("GET", "/command")).command; } catch (e) { /* shown elsewhere */ }
+  showCommand(app.frame ? app.frame.epoch : 0);
+}
+// the server's command for the epochs trained so far (it says --epochs max(epoch, 1))
+function showCommand(epoch) {
+  if (app.command) $("command").textContent = app.command.replace(/--epochs \d+/, `--epochs ${Math.max(epoch, 1)}`);
 }
 
 function drawCurve(canvas, series, fixedMax) {
@@ -624,7 +750,8 @@ function wire() {
       clearError(); applyState(state);
     } catch (err) { showError(err.message); }
   });
-  window.addEventListener("resize", () => requestAnimationFrame(layoutLinks));
+  window.addEventListener("resize", () => { fitColumns(); requestAnimationFrame(layoutLinks); });
+  wireLinks();
   window.addEventListener("hashchange", () => {
     const {cfg, view} = readHash();
     Object.assign(app.view, view);
