@@ -36,8 +36,8 @@ from typing import Any
 
 from ..errors import FfnnError
 from . import digits
-from .params import LIMITS, ParamError, options
 from .guard import RequestGuard, allowed_hosts, check_bind, header_timeout_protocol
+from .params import LIMITS, ParamError, options
 from .session import FRAME_INTERVAL, SessionLimitReached, SessionManager, SessionNotFound
 
 __all__ = ["create_app", "serve", "WebExtraMissing", "WEB_EXTRA_MESSAGE"]
