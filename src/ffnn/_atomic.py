@@ -199,7 +199,7 @@ def remove_stale_staging(directory: str | os.PathLike[str], *, stale_after: floa
     older than ``stale_after`` seconds; a live writer's directory is never touched. Returns
     the directories removed.
     """
-    removed = []
+    removed: list[Path] = []
     now = time.time()
     try:
         candidates = list(Path(directory).iterdir())

@@ -667,7 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # --debug is accepted after the command too ("ffnn train --debug"); SUPPRESS keeps a
     # "ffnn --debug train" from being reset by the subcommand's default.
-    debug = argparse.ArgumentParser(add_help=False)
+    debug = _Parser(add_help=False)
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors")
 
     t = sub.add_parser("train", parents=[debug], help="train an MLP on a data set and write a run directory",

@@ -136,7 +136,7 @@ def header_timeout_protocol(seconds: float = HEADER_TIMEOUT) -> type:
     class HeaderTimeoutH11Protocol(H11Protocol):
         _armed = 0
 
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             self._arm()
 
