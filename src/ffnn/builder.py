@@ -106,9 +106,11 @@ def mlp(sizes: Sequence[int], activation: str | Sequence[str] = "relu", *, dropo
         A :class:`~ffnn.layers.BatchNorm` or :class:`~ffnn.layers.LayerNorm` after each hidden
         ``Linear``, before its activation (Ioffe & Szegedy's placement).
 
-    Raises :class:`~ffnn.ConfigError` with the figure, before allocating anything, when the
-    parameters and their gradients (:func:`memory_estimate`) do not fit in the available
-    memory.
+    Raises
+    ------
+    ConfigError
+        With the figure, before allocating anything, when the parameters and their gradients
+        (:func:`memory_estimate`) do not fit in the available memory.
 
     Examples
     --------
