@@ -76,12 +76,12 @@ queries = st.dictionaries(st.sampled_from(["max_frames", "filename", "n", "x"]),
                           max_size=2)
 
 
-@settings(max_examples=300, deadline=None, derandomize=True,
+@settings(max_examples=200, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_no_request_gets_a_server_error(app_client, data):
     app = app_client.app
-    live = app_client.post("/api/sessions", json={"n": 40}) if len(app.state.sessions) < 4 else None
+    live = app_client.post("/api/sessions", json={"n": 40}) if len(app.state.sessions) < 2 else None
     path = data.draw(st.sampled_from(_paths(app)))
     if "{sid}" in path:
         sid = data.draw(st.sampled_from(["LIVE", "no-such-session", "", "%00", "a" * 300]))
@@ -98,7 +98,8 @@ def test_no_request_gets_a_server_error(app_client, data):
     response = app_client.request(method, path, content=body, headers=request_headers, params=query)
     assert response.status_code < 500, (method, path, request_headers, body[:200] if body else body,
                                         response.status_code, response.text[:300])
-    if response.status_code >= 400 and response.headers.get("content-type", "").startswith("application/json"):
+    if (method != "HEAD" and response.status_code >= 400
+            and response.headers.get("content-type", "").startswith("application/json")):
         assert "error" in response.json() or response.status_code in (404, 405)
     if live is not None and live.status_code == 201:
         app_client.post(f"/api/sessions/{live.json()['id']}/pause")
