@@ -201,6 +201,7 @@ def test_staging_directory_names_its_process_and_is_published_whole(tmp_path):
 def test_remove_stale_staging_takes_dead_writers_directories_only(tmp_path):
     import subprocess
     import time
+
     from ffnn._atomic import remove_stale_staging
     dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                               capture_output=True, text=True).stdout)

@@ -192,6 +192,7 @@ def test_the_recipe_refuses_a_huge_network_with_the_batch_size():
 @pytest.mark.parametrize("name", ["xavier", "xavier_normal", "he", "he_uniform", "gaussian:0.3"])
 def test_weights_are_drawn_in_the_layers_dtype_with_the_same_values(name, monkeypatch):
     import tracemalloc
+
     from ffnn import init
     draw = init.get(name)
     shape = (300, 1000)

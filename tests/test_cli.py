@@ -110,8 +110,8 @@ def test_saved_model_reproduces_the_test_accuracy(mnist_run):
     acc = ffnn.metrics.accuracy(ds.y_test, cli.model_predict(model, ds.X_test).argmax(axis=1))
     expected = read_metrics(out)["test_accuracy"]
     assert acc == pytest.approx(expected, abs=1e-12)
-    from ffnn.train import evaluate
     from ffnn.losses import SoftmaxCrossEntropy
+    from ffnn.train import evaluate
     assert evaluate(model, SoftmaxCrossEntropy(), ds.X_test, ds.y_test)["accuracy"] == pytest.approx(expected)
 
 
@@ -381,7 +381,7 @@ def test_fashion_mnist_loads(fashion):
     assert ds.X_train.shape == (60000, 784) and ds.X_test.shape == (10000, 784)
     assert ds.y_train.shape == (60000,) and ds.y_test.shape == (10000,)
     assert ds.n_classes == 10 and ds.image_shape == (28, 28) and len(ds.class_names) == 10
-    assert ds.X_train.dtype == np.float32 and 0.0 <= ds.X_train.min() and ds.X_train.max() <= 1.0
+    assert ds.X_train.dtype == np.float32 and ds.X_train.min() >= 0.0 and ds.X_train.max() <= 1.0
     assert np.bincount(ds.y_train).tolist() == [6000] * 10
     assert np.bincount(ds.y_test).tolist() == [1000] * 10
 
@@ -785,7 +785,7 @@ def test_history_marks_partial_records_and_counts_whole_epochs(tmp_path):
     history.append({"epoch": 1, "loss": 0.5})
     history.append({"epoch": 2, "loss": 0.1, "partial": 1.0})
     assert history.epochs == 1 and len(history) == 2
-    rows = list(csv.DictReader(open(history.to_csv(tmp_path / "h.csv"), newline="")))
+    rows = list(csv.DictReader(history.to_csv(tmp_path / "h.csv").read_text().splitlines()))
     assert [r["partial"] for r in rows] == ["0", "1"]
 
 

@@ -15,9 +15,9 @@ pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
 import ffnn  # noqa: E402
+from ffnn.data.features import plane_features as features  # noqa: E402
 from ffnn.playground import create_app  # noqa: E402
 from ffnn.playground.params import DEFAULTS, LIMITS  # noqa: E402
-from ffnn.data.features import plane_features as features  # noqa: E402
 from ffnn.playground.session import GRID  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
@@ -560,6 +560,7 @@ def test_ffnn_and_the_playground_import_without_the_web_extra():
 
 def test_serve_binds_localhost_and_warns_otherwise(monkeypatch, capsys):
     import uvicorn
+
     from ffnn import playground
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
@@ -658,6 +659,7 @@ def _free_port():
 
 def test_a_port_in_use_fails_with_one_line_before_the_url(capsys):
     import socket
+
     from ffnn.cli import main
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -685,7 +687,9 @@ def test_a_bad_port_is_one_line_and_exit_2(capsys, port):
 def real_server():
     """The playground under uvicorn with serve()'s protocol, but a 0.5 s header timeout."""
     import threading
+
     import uvicorn
+
     from ffnn.playground.guard import header_timeout_protocol
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
