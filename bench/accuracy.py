@@ -34,7 +34,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,28 @@ def timed_epoch(fn: Callable[[], None]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+def shuffled_batches(run: Run, X: np.ndarray, rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One epoch of ``(inputs, indices)`` minibatches in a new random order, the inputs augmented
+    as the recipe says (the PyTorch and JAX loops; ffnn's engine does the same itself)."""
+    order = rng.permutation(len(X))
+    for start in range(0, len(X), run.recipe.batch_size):
+        idx = order[start:start + run.recipe.batch_size]
+        xb = X[idx]
+        yield (xb if run.augment is None else run.augment(xb, rng)), idx
+
+
+def train_epochs(curve: Curve, epochs: int, lr_of: Callable[[int], float], epoch: Callable[[float], None],
+                 accuracy: Callable[[], float], log: Callable[[str], None]) -> Curve:
+    """Time ``epoch(lr)`` for each epoch, then test; the curve records accuracy and cumulative time."""
+    for e in range(epochs):
+        lr = lr_of(e)
+        wall, cpu = timed_epoch(lambda lr=lr: epoch(lr))
+        acc = accuracy()
+        curve.add(acc, wall, cpu)
+        log(f"  {curve.name:<5} epoch {e + 1:>3}  test {acc:.4f}  {wall:6.1f}s  lr {lr:.3g}")
+    return curve
+
+
 def lr_curve(recipe: Recipe, lr: float) -> list[float]:
     """The learning rate of each epoch under the recipe's schedules (ffnn's, on a probe)."""
     probe = catalog.optimizer(recipe.optimizer, [Parameter(np.zeros(1))], lr, recipe.momentum, recipe.weight_decay)
@@ -114,15 +136,10 @@ def layer_specs(run: Run) -> list[tuple[str, dict[str, Any]]]:
 
 # --------------------------------------------------------------------------- ffnn
 def train_ffnn(run: Run, X_test: np.ndarray, y_test: np.ndarray, epochs: int, log: Callable[[str], None]) -> Curve:
-    curve = Curve("ffnn")
     trainer = run.trainer()
-    for epoch in range(epochs):
-        lr = trainer.optimizer.lr
-        wall, cpu = timed_epoch(lambda: trainer.run_epoch(run.X_train, run.y_train))
-        acc = float(np.mean(run.model.predict(X_test).argmax(axis=1) == y_test))
-        curve.add(acc, wall, cpu)
-        log(f"  ffnn  epoch {epoch + 1:>3}  test {acc:.4f}  {wall:6.1f}s  lr {lr:.3g}")
-    return curve
+    return train_epochs(Curve("ffnn"), epochs, lambda e: trainer.optimizer.lr,
+                        lambda lr: trainer.run_epoch(run.X_train, run.y_train),
+                        lambda: float(np.mean(run.model.predict(X_test).argmax(axis=1) == y_test)), log)
 
 
 # --------------------------------------------------------------------------- PyTorch
@@ -169,33 +186,25 @@ def train_torch(run: Run, X_test: np.ndarray, y_test: np.ndarray, epochs: int, l
     X, y = run.X_train, run.y_train.astype(np.int64)
     Xt = torch.from_numpy(X_test)
     rng = np.random.default_rng(recipe.seed)
-    bs = recipe.batch_size
     curve = Curve("torch")
 
     def epoch(lr: float) -> None:
         for g in opt.param_groups:
             g["lr"] = lr
         model.train()
-        order = rng.permutation(len(X))
-        for start in range(0, len(X), bs):
-            idx = order[start:start + bs]
-            xb = X[idx]
-            if run.augment is not None:
-                xb = run.augment(xb, rng)
+        for xb, idx in shuffled_batches(run, X, rng):
             opt.zero_grad(set_to_none=True)
             loss_fn(model(torch.from_numpy(xb)), torch.from_numpy(y[idx])).backward()
             if recipe.clip_grad_norm is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), recipe.clip_grad_norm)
             opt.step()
 
-    for e in range(epochs):
-        wall, cpu = timed_epoch(lambda lr=lrs[e]: epoch(lr))
+    def accuracy() -> float:
         model.eval()
         with torch.no_grad():
-            acc = float((model(Xt).argmax(1).numpy() == y_test).mean())
-        curve.add(acc, wall, cpu)
-        log(f"  torch epoch {e + 1:>3}  test {acc:.4f}  {wall:6.1f}s  lr {lrs[e]:.3g}")
-    return curve
+            return float((model(Xt).argmax(1).numpy() == y_test).mean())
+
+    return train_epochs(curve, epochs, lrs.__getitem__, epoch, accuracy, log)
 
 
 # --------------------------------------------------------------------------- JAX
@@ -285,29 +294,19 @@ def train_jax(run: Run, X_test: np.ndarray, y_test: np.ndarray, epochs: int, lrs
     Xt = jnp.asarray(X_test)
     rng = np.random.default_rng(recipe.seed)
     key = jax.random.PRNGKey(recipe.seed)
-    bs = recipe.batch_size
     curve = Curve("jax", note="optax " + optax.__version__)
     box = {"p": params, "s": state, "o": opt_state, "key": key}
 
     def epoch(lr: float) -> None:
         p, s, o, k = box["p"], box["s"], set_lr(box["o"], lr), box["key"]
-        order = rng.permutation(len(X))
-        for start in range(0, len(X), bs):
-            idx = order[start:start + bs]
-            xb = X[idx]
-            if run.augment is not None:
-                xb = run.augment(xb, rng)
+        for xb, idx in shuffled_batches(run, X, rng):
             k, sub = jax.random.split(k)
             p, s, o = step(p, s, o, xb, y[idx], sub)
         jax.block_until_ready(p)
         box.update(p=p, s=s, o=o, key=k)
 
-    for e in range(epochs):
-        wall, cpu = timed_epoch(lambda lr=lrs[e]: epoch(lr))
-        acc = float((np.asarray(predict(box["p"], box["s"], Xt)).argmax(1) == y_test).mean())
-        curve.add(acc, wall, cpu)
-        log(f"  jax   epoch {e + 1:>3}  test {acc:.4f}  {wall:6.1f}s  lr {lrs[e]:.3g}")
-    return curve
+    return train_epochs(curve, epochs, lrs.__getitem__, epoch,
+                        lambda: float((np.asarray(predict(box["p"], box["s"], Xt)).argmax(1) == y_test).mean()), log)
 
 
 # --------------------------------------------------------------------------- report

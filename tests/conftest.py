@@ -4,6 +4,11 @@ Generic on purpose: module-specific fixtures live in their own test modules.
 
 - ``rng``: a fresh ``np.random.default_rng(0)`` per test (explicit, seeded randomness).
 - ``dtype``: parametrizes a test over float32 and float64 (ids ``float32``/``float64``).
+- ``server_url`` and ``browser`` (module scope): a real uvicorn playground server on a free
+  port of 127.0.0.1, and Debian's headless Chromium driven by Playwright (skipped when
+  uvicorn, Playwright or /usr/bin/chromium is missing), for the browser tests.
+- ``client``: Starlette's TestClient of a fresh playground app, addressed as 127.0.0.1 (the
+  playground refuses other Host headers).
 - ``requires_torch``: skip a test cleanly when PyTorch is not installed. Use either
   ``@pytest.mark.requires_torch`` (registered below, no import needed) or
   ``from conftest import requires_torch`` (a ``pytest.mark.skipif``).
@@ -12,6 +17,12 @@ Generic on purpose: module-specific fixtures live in their own test modules.
 from __future__ import annotations
 
 import importlib.util
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,6 +33,10 @@ requires_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch not installed
 """Skip marker for tests that compare against PyTorch (a test-only dependency)."""
 
 FLOAT_DTYPES = (np.float32, np.float64)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,3 +62,50 @@ def rng() -> np.random.Generator:
 def dtype(request: pytest.FixtureRequest) -> type:
     """float32 and float64: every layer, loss and optimizer must work in both."""
     return request.param
+
+
+@pytest.fixture
+def client() -> Iterator[Any]:
+    """A TestClient of a fresh playground app; its lifespan runs inside the ``with``."""
+    pytest.importorskip("httpx", reason="starlette's TestClient needs httpx")
+    testclient = pytest.importorskip("starlette.testclient", reason="the playground needs starlette (ffnn[web])")
+    from ffnn.playground import create_app
+
+    with testclient.TestClient(create_app(), base_url="http://127.0.0.1") as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    """The playground app served by a real uvicorn on a free port of 127.0.0.1 (its base URL)."""
+    uvicorn = pytest.importorskip("uvicorn", reason="the playground needs uvicorn (ffnn[web])")
+    pytest.importorskip("starlette", reason="the playground needs starlette (ffnn[web])")
+    from ffnn.playground import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the playground server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(timeout=15)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium through Playwright (never ``playwright install``)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -11,17 +11,10 @@ pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
 from ffnn.data.digits import TEST_OFFSETS  # noqa: E402
-from ffnn.playground import create_app, digits  # noqa: E402
+from ffnn.playground import digits  # noqa: E402
 from ffnn.playground.layer_defs import DEFAULT  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
-
-
-@pytest.fixture
-def client():
-    from starlette.testclient import TestClient
-    with TestClient(create_app(), base_url="http://127.0.0.1") as c:
-        yield c
 
 
 def new_session(client, **config):

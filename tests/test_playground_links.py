@@ -10,16 +10,8 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
-from ffnn.playground import create_app  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
-
-
-@pytest.fixture
-def client():
-    from starlette.testclient import TestClient
-    with TestClient(create_app(), base_url="http://127.0.0.1") as c:
-        yield c
 
 
 def test_set_one_weight_and_see_it_in_the_frame_and_the_model(client):

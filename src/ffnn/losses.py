@@ -117,6 +117,20 @@ class Loss(ABC):
                              f"output shape {output.shape}")
         return t.astype(output.dtype, copy=False)
 
+    def _one_hot_target(self, output: np.ndarray, target: Any) -> np.ndarray:
+        """Target as an (N, K) array of the output's dtype: (N,) class labels become one-hot rows
+        (for K > 1); any other target goes through :meth:`_dense_target`."""
+        n, k = output.shape
+        t = np.asarray(target) if not isinstance(target, (str, bytes)) else target
+        if not (isinstance(t, np.ndarray) and t.ndim == 1 and k > 1):
+            return self._dense_target(output, t)
+        labels = check_labels(t, k, f"{type(self).__name__} labels")
+        if len(labels) != n:
+            raise ShapeError(f"{type(self).__name__}: {len(labels)} labels for {n} outputs")
+        dense = np.zeros_like(output)
+        dense[np.arange(n), labels] = 1.0
+        return dense
+
     def config(self) -> dict[str, Any]:
         return {"reduction": self.reduction}
 
@@ -236,16 +250,8 @@ class SoftmaxCrossEntropy(Loss):
 
     def _smoothed(self, z: np.ndarray, target: Any) -> np.ndarray:
         """The smoothed target ``(1 - eps) t + eps / K`` as a dense (N, K) array."""
-        t = np.asarray(target) if not isinstance(target, (str, bytes)) else target
-        n, k = z.shape
-        if isinstance(t, np.ndarray) and t.ndim == 1:
-            labels = check_labels(t, k, "SoftmaxCrossEntropy labels")
-            if len(labels) != n:
-                raise ShapeError(f"SoftmaxCrossEntropy: {len(labels)} labels for {n} outputs")
-            dense = np.zeros_like(z)
-            dense[np.arange(n), labels] = 1.0
-        else:
-            dense = self._dense_target(z, t)
+        dense = self._one_hot_target(z, target)
+        k = z.shape[1]
         eps = self.label_smoothing
         return dense * z.dtype.type(1.0 - eps) + z.dtype.type(eps / k)
 
@@ -310,16 +316,8 @@ class CrossEntropy(Loss):
 
     def forward(self, output: Array, target: Any) -> float:
         y = self._check_output(output)
-        n, k = y.shape
-        t = np.asarray(target) if not isinstance(target, (str, bytes)) else target
-        if isinstance(t, np.ndarray) and t.ndim == 1 and k > 1:
-            labels = check_labels(t, k, "CrossEntropy labels")
-            if len(labels) != n:
-                raise ShapeError(f"CrossEntropy: {len(labels)} labels for {n} outputs")
-            t = np.zeros_like(y)
-            t[np.arange(n), labels] = 1.0
-        else:
-            t = self._dense_target(y, t)
+        n = y.shape[0]
+        t = self._one_hot_target(y, target)
         y_safe = np.maximum(y, np.finfo(y.dtype).tiny)
         scale = self._scale(n)
         self._grad = -t / y_safe * scale

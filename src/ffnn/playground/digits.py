@@ -245,16 +245,8 @@ class DigitsSession(Session):
         """Apply settings: live ones to the running network, the others rebuild it."""
         with self.lock:
             new = validate(update, self.config)
-            changed = {k for k in new if new[k] != self.config[k]}
-            old = self.config
-            self.config = new
-            if changed - set(LIVE):
-                try:
-                    self._build()
-                except FfnnError:
-                    self.config = old
-                    self._build()
-                    raise
+            changed = self._apply_config(new, set(new) - set(LIVE))
+            if changed is None:
                 return True
             if changed & {"optimizer", "lr", "momentum", "batch_size", "l2_decay"}:
                 self._build_optimizer()

@@ -209,21 +209,30 @@ class Session:
             new = validate_config(update, self.config, upload_task=upload_task)
             if new["dataset"] == "upload" and self.upload is None:
                 raise ParamError("dataset 'upload': upload a CSV file of x1,x2,label rows first")
-            changed = {k for k in new if new[k] != self.config[k]}
-            old = self.config
-            self.config = new
-            if changed & RESET_KEYS:
-                try:
-                    self._build()
-                except FfnnError:
-                    self.config = old
-                    self._build()
-                    raise
+            changed = self._apply_config(new, RESET_KEYS)
+            if changed is None:
                 return True
             if changed:
                 self._build_optimizer()
                 self._publish()
             return False
+
+    def _apply_config(self, new: dict[str, Any], rebuild_keys: set[str]) -> set[str] | None:
+        """Make ``new`` the configuration. When a key in ``rebuild_keys`` changed, rebuild the
+        network (a build that fails restores the old configuration and network, then re-raises)
+        and return None; otherwise return the changed keys, for the caller to apply live."""
+        changed = {k for k in new if new[k] != self.config[k]}
+        old = self.config
+        self.config = new
+        if not changed & rebuild_keys:
+            return changed
+        try:
+            self._build()
+        except FfnnError:
+            self.config = old
+            self._build()
+            raise
+        return None
 
     def set_upload(self, text: str, filename: str | None = None) -> None:
         """Use an uploaded CSV (x1,x2,label) as the data set; rebuilds the network."""
