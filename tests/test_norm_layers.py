@@ -187,3 +187,48 @@ def test_norm_parameters_are_not_weight_decayed():
     bn = layers.BatchNorm(3)
     assert [(p.name, p.decay) for p in bn.parameters()] == [("weight", False), ("bias", False)]
     assert layers.LayerNorm(3, affine=False).parameters() == []
+
+
+class _RunningMeans(ffnn.callbacks.Callback):
+    """Records the first BatchNorm's running mean at the end of each epoch."""
+
+    def __init__(self) -> None:
+        self.means: list[np.ndarray] = []
+
+    def on_epoch_end(self, epoch, logs):
+        self.means.append(self.model[1].running_mean.copy())
+
+
+def _norm_problem():
+    gen = np.random.default_rng(0)
+    X, y = gen.standard_normal((64, 5)).astype(np.float32), gen.integers(0, 3, 64)
+    return mlp([5, 8, 3], norm="batch", seed=0), X, y
+
+
+def test_early_stopping_puts_back_the_running_statistics_of_the_best_epoch():
+    net, X, y = _norm_problem()
+    record = _RunningMeans()
+    stop = ffnn.EarlyStopping(patience=10, monitor="loss", mode="max")   # the best is the first (worst) epoch
+    ffnn.fit(net, losses.SoftmaxCrossEntropy(), optim.SGD(net.parameters(), lr=0.1), X, y, epochs=4,
+             batch_size=16, seed=0, progress=False, callbacks=[record], early_stopping=stop)
+    assert stop.best_epoch == 1 and not np.array_equal(record.means[-1], record.means[0])
+    np.testing.assert_array_equal(net[1].running_mean, record.means[0])
+    state = stop.state_dict()                      # kept in checkpoints, checked when read back
+    assert len(state["best_layers"]) == len(net.layers)
+    with pytest.raises(ConfigError, match="one extra state per layer"):
+        stop.load_state_dict({**state, "best_layers": state["best_layers"][:1]})
+
+
+def test_the_divergence_rollback_puts_back_the_running_statistics():
+    class Poison(ffnn.callbacks.Callback):
+        def on_batch_end(self, batch, logs):
+            if self.trainer.epoch == 1:                # in the second epoch: a weight turns NaN
+                self.model[0].weight.value[0, 0] = np.nan
+
+    net, X, y = _norm_problem()
+    record = _RunningMeans()
+    with pytest.raises(ffnn.TrainingDivergedError):
+        ffnn.fit(net, losses.SoftmaxCrossEntropy(), optim.SGD(net.parameters(), lr=0.1), X, y, epochs=3,
+                 batch_size=16, seed=0, progress=False, callbacks=[record, Poison()])
+    assert len(record.means) == 1 and np.isfinite(record.means[0]).all()
+    np.testing.assert_array_equal(net[1].running_mean, record.means[0])

@@ -233,7 +233,8 @@ class EarlyStopping(Callback):
     min_delta : float
         Smallest decrease of the monitored loss that counts as an improvement.
     restore_best : bool
-        At the end, put back the weights of the best epoch.
+        At the end, put back the weights of the best epoch, and each layer's extra state
+        (BatchNorm's running statistics) as it was then.
     monitor : str
         A history key; default ``"val_loss"``, falling back to ``"loss"`` when there is no
         held-out data.
@@ -270,12 +271,14 @@ class EarlyStopping(Callback):
         self.best: float = math.inf if self.mode == "min" else -math.inf
         self.best_epoch: int | None = None
         self.best_state: dict[str, np.ndarray] | None = None
+        self.best_layers: list[Any] | None = None
         self._wait = 0
 
     def on_train_begin(self) -> None:
         if self.reset:
             self.best, self.best_epoch, self.best_state, self._wait = math.inf if self.mode == "min" else -math.inf, \
                 None, None, 0
+            self.best_layers = None
         self.stop_training = False
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
@@ -291,6 +294,7 @@ class EarlyStopping(Callback):
             self.best, self.best_epoch = logs[key], epoch
             if self.restore_best:
                 self.best_state = self.model.state()
+                self.best_layers = [layer.extra_state() for layer in self.model.layers]
         if not improved and self._wait >= self.patience:
             optimizer = self.trainer.optimizer
             if self.reduce_lr is not None and optimizer.lr > self.min_lr:
@@ -304,6 +308,9 @@ class EarlyStopping(Callback):
         """Put the best weights back (if recorded)."""
         if self.restore_best and self.best_state is not None:
             self.model.load_state(self.best_state)
+            if self.best_layers is not None:          # None: a checkpoint written before they were kept
+                for layer, extra in zip(self.model.layers, self.best_layers, strict=True):
+                    layer.load_extra_state(extra)
             self.history.best_epoch = self.best_epoch
 
     def on_train_end(self) -> None:
@@ -311,7 +318,7 @@ class EarlyStopping(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self._wait,
-                "stop_training": self.stop_training, "best_state": self.best_state}
+                "stop_training": self.stop_training, "best_state": self.best_state, "best_layers": self.best_layers}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         best, best_epoch, wait = state.get("best"), state.get("best_epoch"), state.get("wait")
@@ -325,6 +332,12 @@ class EarlyStopping(Callback):
             if not isinstance(best_state, dict):
                 raise ConfigError("EarlyStopping state: best_state must map parameter names to arrays")
             self.model.check_state(best_state)
+        best_layers = state.get("best_layers")
+        n_layers = len(self.model.layers)
+        if best_layers is not None and (not isinstance(best_layers, list) or len(best_layers) != n_layers):
+            raise ConfigError(f"EarlyStopping state: best_layers must hold one extra state per layer "
+                              f"({n_layers}), got {best_layers!r:.80}")
+        self.best_layers = best_layers
         self.best, self.best_epoch, self._wait = float(best), best_epoch, wait
         self.stop_training = bool(state.get("stop_training", False))
         self.best_state = None if best_state is None else {k: np.array(v) for k, v in best_state.items()}

@@ -494,10 +494,12 @@ class Trainer:
         return self._parameters[self._n_model_parameters:]
 
     def snapshot(self) -> TrainerState:
-        """Copies of the trained values (:attr:`parameters`) and of the optimizer's and the
-        schedules' state: what the divergence guard puts back."""
-        return {"values": [p.value.copy() for p in self.parameters], "optimizer": self.optimizer.state_dict(),
-                "schedules": [_schedule_state(s) for s in self.schedules]}
+        """Copies of the trained values (:attr:`parameters`), of each layer's extra state
+        (BatchNorm's running statistics) and of the optimizer's and the schedules' state: what
+        the divergence guard puts back."""
+        return {"values": [p.value.copy() for p in self.parameters],
+                "layers": [layer.extra_state() for layer in self.model.layers],
+                "optimizer": self.optimizer.state_dict(), "schedules": [_schedule_state(s) for s in self.schedules]}
 
     def restore(self, snapshot: Mapping[str, object]) -> None:
         """Put back a :meth:`snapshot` (the divergence guard's rollback); the epoch in progress
@@ -505,6 +507,8 @@ class Trainer:
         snapshot = cast(dict[str, Any], snapshot)
         for p, value in zip(self.parameters, snapshot["values"], strict=True):
             np.copyto(p.value, value)
+        for layer, extra in zip(self.model.layers, snapshot["layers"], strict=True):
+            layer.load_extra_state(extra)
         self.optimizer.load_state_dict(snapshot["optimizer"])
         for schedule, saved in zip(self.schedules, snapshot["schedules"], strict=True):
             if saved is not None:
