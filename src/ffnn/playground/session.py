@@ -29,6 +29,7 @@ import secrets
 import tempfile
 import threading
 import time
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -217,7 +218,7 @@ class Session:
                 self._publish()
             return False
 
-    def _apply_config(self, new: dict[str, Any], rebuild_keys: set[str]) -> set[str] | None:
+    def _apply_config(self, new: dict[str, Any], rebuild_keys: AbstractSet[str]) -> set[str] | None:
         """Make ``new`` the configuration. When a key in ``rebuild_keys`` changed, rebuild the
         network (a build that fails restores the old configuration and network, then re-raises)
         and return None; otherwise return the changed keys, for the caller to apply live."""
