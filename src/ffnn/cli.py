@@ -204,7 +204,8 @@ def run_training(cfg: TrainConfig, print_fn: Callable[..., None] = print, *,
 
     ``distributed`` (True or a backend, :mod:`ffnn.distributed`) trains data-parallel under
     ``mpirun``: rank 0 chooses the run directory, prints, checkpoints and writes the run; the
-    other ranks return an empty dict.
+    other ranks return an empty dict. An error or Ctrl-C that stops training on one rank ends
+    the whole job when the process exits (:func:`ffnn.distributed.end_job_at_exit`).
     """
     from ._atomic import write_atomic
     from .distributed import data_parallel, root_only
@@ -226,9 +227,11 @@ def run_training(cfg: TrainConfig, print_fn: Callable[..., None] = print, *,
     try:
         return _train_and_publish(cfg, run, run_dir, print_fn, shared)
     except BaseException as exc:
+        from .distributed import end_job_at_exit
         from .errors import TrainingDivergedError
         if isinstance(exc, TrainingDivergedError) and root:  # resuming would diverge again
             shutil.rmtree(_state_dir(run_dir), ignore_errors=True)
+        end_job_at_exit(shared, exc)                # the other ranks may be waiting in an Allreduce
         raise
 
 

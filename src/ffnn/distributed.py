@@ -19,13 +19,19 @@ whole batch. A loss with ``reduction="sum"`` adds the shares' sums instead.
 
 At the start of training rank 0's weights are broadcast (:meth:`MPIDataParallel.broadcast_parameters`),
 only rank 0 prints progress, writes checkpoints and the run directory, and every rank reads
-a checkpoint to resume. ``mpi4py`` is imported when an :class:`MPIDataParallel` is made, never by
-``import ffnn``. Dropout masks are drawn by each rank from identical generators (no
+a checkpoint to resume. Ctrl-C in the terminal reaches ``mpirun``, which ends every rank:
+the run is then continued from rank 0's last checkpoint (``mpirun -n K ffnn train
+--distributed --resume RUN_DIR``, with the same K), to the weights of an uninterrupted run.
+``mpi4py`` is imported when an :class:`MPIDataParallel` is made, never by ``import ffnn``.
+Dropout masks are drawn by each rank from identical generators (no
 exactness is claimed with dropout).
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -34,7 +40,7 @@ import numpy as np
 from .errors import ConfigError, FfnnError
 from .parameter import Parameter
 
-__all__ = ["DataParallel", "MPIDataParallel", "data_parallel", "root_only"]
+__all__ = ["DataParallel", "MPIDataParallel", "data_parallel", "root_only", "end_job_at_exit"]
 
 T = TypeVar("T")
 
@@ -95,6 +101,7 @@ class MPIDataParallel:
         return indices[start:start + base + (self.rank < extra)]
 
     def broadcast_parameters(self, params: Sequence[Parameter]) -> None:
+        """Overwrite every rank's parameter values with rank 0's: one Bcast of the flat buffer."""
         buffer = self._flat(params)
         if self.rank == 0:
             for p, (a, b) in zip(params, self._layout, strict=True):
@@ -125,7 +132,12 @@ class MPIDataParallel:
         return total_loss / divide, (total_correct if correct is not None else None)
 
     def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` on every rank (pickled by mpi4py's ``bcast``)."""
         return self.comm.bcast(value, root=0)
+
+    def abort(self, code: int) -> None:
+        """End every rank of the job now (``MPI_Abort``), ``mpirun`` exiting with ``code``."""
+        self.comm.Abort(code)
 
     def _flat(self, params: Sequence[Parameter]) -> np.ndarray:
         """The one preallocated buffer: every parameter, then the loss, the count and the correct."""
@@ -153,6 +165,34 @@ def data_parallel(distributed: DataParallel | bool | None) -> DataParallel | Non
         raise ConfigError("distributed must be True, None or a data-parallel backend with rank, size, shard, "
                           f"broadcast_parameters, allreduce_gradients and broadcast; got {type(distributed).__name__}")
     return distributed
+
+
+def end_job_at_exit(distributed: DataParallel | None, error: BaseException) -> None:
+    """After ``error`` ended training on this rank, end the whole job when this process exits.
+
+    A rank that stops training alone (Ctrl-C delivered to it, a failed checkpoint write)
+    leaves the others waiting forever in the next Allreduce, and ``MPI_Finalize`` at its own
+    exit waits for them: the job would hang. So at exit (after the run is saved and the error
+    printed) the backend's ``abort(code)`` ends every rank, with the exit status ``ffnn``
+    gives the error: 130 for Ctrl-C, 2 for an error a user can cause, 1 otherwise. The state
+    is kept, and the run continues with ``--resume`` from rank 0's last checkpoint. Nothing is
+    done for a backend without ``abort``, nor for :class:`~ffnn.TrainingDivergedError`, which
+    every rank raises at the same step (the loss is the global one).
+    """
+    from .errors import TrainingDivergedError
+    abort = getattr(distributed, "abort", None)
+    if abort is None or isinstance(error, TrainingDivergedError):
+        return
+    code = 130 if isinstance(error, KeyboardInterrupt) else 2 if isinstance(error, (FfnnError, OSError, MemoryError)) \
+        else 1
+
+    def end() -> None:
+        for stream in (sys.stdout, sys.stderr):     # MPI_Abort does not flush what is buffered
+            with contextlib.suppress(Exception):
+                stream.flush()
+        abort(code)
+
+    atexit.register(end)
 
 
 def root_only(distributed: DataParallel | None, work: Callable[[], T]) -> T:

@@ -314,7 +314,8 @@ def sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out: str
 
     Returns
     -------
-    SweepResults: the rows (dicts), best first; ``.best``, ``.to_pandas()``.
+    SweepResults
+        The rows (dicts), best first; ``.best``, ``.to_pandas()``.
     """
     from .callbacks import want_progress
     spec = spec if isinstance(spec, SweepSpec) else SweepSpec.load(spec)
