@@ -3,9 +3,10 @@
 Hypothesis feeds the IDX reader, the model-file reader (mutations of a real saved model and
 hostile headers), the CSV reader and the NPZ readers (data sets and ``ffnn predict`` inputs)
 with damaged and random files. Any exception that is not an :class:`ffnn.FfnnError` fails
-the test. Examples are derandomized (the same every run) and the whole file runs in well
-under a minute on two cores: 3,200 examples (IDX 600, damaged model files 700, hostile model
-headers 400, CSV 700, NPZ 800), scaled by ``$FFNN_FUZZ_SCALE``.
+the test. Examples are derandomized (the same every run) and the whole file runs in about a
+minute on two cores: 9,000 examples (IDX 2,000, damaged model files and checkpoints 2,000,
+hostile model headers 1,000, CSV 2,000, NPZ data and ``predict`` inputs 2,000), scaled by
+``$FFNN_FUZZ_SCALE``.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ IDX_PLAIN = _idx_bytes(np.arange(60, dtype=np.uint8).reshape(3, 4, 5), False)
 IDX_GZIP = _idx_bytes(np.linspace(0, 1, 24, dtype=np.float32).reshape(4, 6), True)
 
 
-@fuzz(600)
+@fuzz(2000)
 @given(raw=st.one_of(mutations(IDX_PLAIN, list(range(16))), mutations(IDX_GZIP, [0, 10, len(IDX_GZIP) - 8]),
                      st.binary(max_size=200),
                      st.builds(lambda code, dims, body: bytes([0, 0, code, len(dims)])
@@ -157,7 +158,7 @@ def _load_everything(path):
     only_ffnn_errors(read_checkpoint, path)
 
 
-@fuzz(700)
+@fuzz(2000)
 @given(raw=mutations(MODEL, MODEL_OFFSETS))
 def test_model_reader_on_damaged_files(workdir, raw):
     path = workdir / "m.ffnn"
@@ -189,7 +190,7 @@ headers = st.fixed_dictionaries(
               "training": json_values, "training_arrays": json_values})
 
 
-@fuzz(400)
+@fuzz(1000)
 @given(header=headers, arrays=st.dictionaries(
     st.sampled_from(["0.weight", "0.bias", "1.slope", "training/0"]),
     st.builds(lambda shape, dtype: np.zeros(shape, dtype), st.lists(st.integers(0, 4), max_size=2).map(tuple),
@@ -227,7 +228,7 @@ csv_tables = st.builds(
     st.sampled_from([",", ";", "\t", " ", "|"]), st.booleans(), st.booleans())
 
 
-@fuzz(700)
+@fuzz(2000)
 @given(text=st.one_of(csv_text, csv_tables), raw=st.binary(max_size=64), gz=st.booleans(), mode=st.integers(0, 3),
        options=st.fixed_dictionaries({}, optional={
            "delimiter": st.sampled_from([",", ";", "tab", "whitespace", "x", "é"]),
@@ -267,7 +268,7 @@ arrays = st.builds(lambda shape, dtype: np.ones(shape, dtype),
                    st.sampled_from([np.float32, np.float64, np.int64, np.uint8, np.bool_, np.complex64, "<U3"]))
 
 
-@fuzz(800)
+@fuzz(2000)
 @given(raw=st.one_of(mutations(NPZ, NPZ_OFFSETS), mutations(NPZ_DEFLATED, offsets(NPZ_DEFLATED, b"PK")),
                      st.binary(max_size=100),
                      st.dictionaries(st.sampled_from(["X", "y", "X_test", "y_test", "class_names", "z"]), arrays,

@@ -468,6 +468,13 @@ def test_stream_rejects_a_bad_max_frames(client):
     assert client.get(f"/api/sessions/{sid}/stream?max_frames=-1").status_code == 400
 
 
+def test_head_on_a_stream_answers_the_headers_at_once(client):
+    sid = new_session(client)["id"]
+    r = client.head(f"/api/sessions/{sid}/stream")          # without max_frames a GET would never end
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    assert r.content == b"" and client.app.state.sessions.get(sid).streams == 0
+
+
 def test_frame_rate_is_bounded(client):
     sid = new_session(client, n=100)["id"]
     post(client, sid, "play")

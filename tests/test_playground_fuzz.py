@@ -76,7 +76,7 @@ queries = st.dictionaries(st.sampled_from(["max_frames", "filename", "n", "x"]),
                           max_size=2)
 
 
-@settings(max_examples=200, deadline=None, derandomize=True,
+@settings(max_examples=2000, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_no_request_gets_a_server_error(app_client, data):

@@ -240,6 +240,9 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 900.0, hosts: Any =
         if not raw.isdigit() or int(raw) > 100_000:
             raise ParamError(f"max_frames must be an integer between 0 and 100000, got {raw!r}")
         max_frames = int(raw)
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        if request.method == "HEAD":          # the headers only: a stream that never ends has no length
+            return Response(media_type="text/event-stream", headers=headers)
 
         async def events():
             session.streams += 1
@@ -270,8 +273,7 @@ def create_app(max_sessions: int = 16, idle_timeout: float = 900.0, hosts: Any =
                 session.streams -= 1
                 session.touch()
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
     async def expire_loop():
         while True:
