@@ -430,6 +430,33 @@ _CHUNK = 1 << 16
 in the L2 cache across the update's passes (measured 1.7x faster on 784-1024-1024-10)."""
 
 
+_FLUSH_EVERY = 32
+"""Steps between two passes that set the subnormal numbers in an optimizer's state to zero."""
+
+
+def flush_subnormals(a: Array, work: Array) -> None:
+    """Set the subnormal entries of ``a`` (nonzero, below ``finfo(a.dtype).tiny`` in magnitude)
+    to zero, in place; ``work`` is scratch space of ``a``'s shape and dtype.
+
+    With ``m = [|a| < tiny]`` (1 or 0): ``a <- a (1 - m)``, exact for every other value (and
+    for infinities and NaN), in cache-sized chunks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.array([1e-40, -3.0, 0.0, np.inf], dtype=np.float32)
+    >>> flush_subnormals(a, np.empty_like(a))
+    >>> a
+    array([ 0., -3.,  0., inf], dtype=float32)
+    """
+    tiny = np.finfo(a.dtype).tiny
+    for part, m in _in_chunks((a, work)) or [(a, work)]:
+        np.abs(part, out=m)
+        np.less(m, tiny, out=m)
+        np.subtract(1, m, out=m)
+        part *= m
+
+
 def _in_chunks(arrays: Sequence[Array]) -> list[tuple[Array, ...]] | None:
     """Matching flat chunks of same-sized C-contiguous arrays, or None when not worth it."""
     size = arrays[0].size
@@ -569,6 +596,23 @@ class Optimizer(ABC):
             if w.shape != self._shapes[i] or g is None or g.shape != w.shape:
                 self._shape_error(i, p)
             self._update(i, p, g)
+        if self.step_count % _FLUSH_EVERY == 0:
+            self._flush_subnormals()
+
+    def _flush_subnormals(self) -> None:
+        """Set the subnormal numbers in the state arrays to zero (every ``_FLUSH_EVERY`` steps).
+
+        A running average whose parameter stops getting gradient (the weights of a dead ReLU
+        unit) decays geometrically, ``v <- mu v``, below the smallest normal number, and then
+        sticks: ``mu * k ulp`` rounds back to ``k ulp`` for small ``k``. x86 CPUs take a slow
+        path for arithmetic on subnormals, so every later update of that parameter slowed
+        down (an SGD step of 784-100-10 at batch 10 became 2.5x slower once its ReLUs had
+        died). Values below ``finfo.tiny`` (1.2e-38 in float32) cannot move a weight, so they
+        are dropped.
+        """
+        for name in self._state_names():
+            for i, a in enumerate(getattr(self, name)):
+                flush_subnormals(a, self._work[i][0])
 
     def _shape_error(self, i: int, p: Parameter) -> None:
         self.step_count -= 1
