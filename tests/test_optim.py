@@ -10,8 +10,20 @@ import numpy as np
 import pytest
 
 from ffnn.errors import ConfigError, ShapeError
-from ffnn.optim import (SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, adagrad_update,
-                        adam_update, rmsprop_update, sgd_update)
+from ffnn.optim import (
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    AdamW,
+    Optimizer,
+    RMSprop,
+    adadelta_update,
+    adagrad_update,
+    adam_update,
+    rmsprop_update,
+    sgd_update,
+)
 from ffnn.parameter import Parameter
 from ffnn.schedules import StepLR
 
@@ -613,3 +625,321 @@ def test_large_parameters_updated_in_chunks_equal_whole_array_update(make, updat
         np.testing.assert_array_equal(big.value, reference.value)
         for name in state:
             np.testing.assert_array_equal(getattr(opt, name)[0], getattr(ref_opt, name)[0])
+
+
+# ---------------------------------------------------------------------------
+# zero_grad, exact messages and boundaries
+# ---------------------------------------------------------------------------
+
+def test_zero_grad_zeroes_every_gradient_in_place():
+    w, b = make_param(), make_param(value=[1.0, 2.0], grad=[3.0, -4.0], name="bias")
+    grads = [w.grad, b.grad]
+    opt = SGD([w, b], lr=0.1)
+    opt.zero_grad()
+    assert w.grad is grads[0] and b.grad is grads[1]           # the same arrays (views stay valid)
+    assert not w.grad.any() and not b.grad.any()
+    opt.step()                                                # a zero gradient leaves the values
+    np.testing.assert_array_equal(w.value, W0)
+
+
+def _exact(kind, fn, message):
+    with pytest.raises(kind) as info:
+        fn()
+    assert str(info.value) == message
+
+
+def _ps():
+    return [make_param()]
+
+
+EXACT = [
+    (lambda: SGD(_ps(), lr=-0.1), "SGD lr must be >= 0.0, got -0.1"),
+    (lambda: SGD(_ps(), lr=0.1, momentum=1.0), "SGD momentum must be < 1.0, got 1.0 (expected a value in [0.0, 1.0))"),
+    (lambda: SGD(_ps(), lr=0.1, momentum=-0.5),
+     "SGD momentum must be >= 0.0, got -0.5 (expected a value in [0.0, 1.0))"),
+    (lambda: SGD(_ps(), lr=0.1, weight_decay=-0.5), "SGD weight_decay must be >= 0.0, got -0.5"),
+    (lambda: SGD(_ps(), lr=0.1, nesterov="yes"), "SGD nesterov must be True or False, got 'yes'"),
+    (lambda: SGD(_ps(), lr=0.1, nesterov=True), "SGD nesterov=True requires momentum > 0, got momentum=0.0"),
+    (lambda: Adam(_ps(), betas=0.9), "Adam betas must be a pair (beta1, beta2) in [0, 1), got 0.9"),
+    (lambda: Adam(_ps(), betas=(0.9, 0.9, 0.9)),
+     "Adam betas must be a pair (beta1, beta2) in [0, 1), got (0.9, 0.9, 0.9)"),
+    (lambda: Adam(_ps(), betas=(1.0, 0.9)), "Adam beta1 must be < 1.0, got 1.0 (expected a value in [0.0, 1.0))"),
+    (lambda: Adam(_ps(), betas=(-0.5, 0.9)), "Adam beta1 must be >= 0.0, got -0.5 (expected a value in [0.0, 1.0))"),
+    (lambda: Adam(_ps(), betas=(0.9, 1.0)), "Adam beta2 must be < 1.0, got 1.0 (expected a value in [0.0, 1.0))"),
+    (lambda: Adam(_ps(), betas=(0.9, -0.5)), "Adam beta2 must be >= 0.0, got -0.5 (expected a value in [0.0, 1.0))"),
+    (lambda: Adam(_ps(), eps=-0.5), "Adam eps must be >= 0.0, got -0.5"),
+    (lambda: Adam(_ps(), weight_decay=-0.5), "Adam weight_decay must be >= 0.0, got -0.5"),
+    (lambda: Adam(_ps(), amsgrad=1), "Adam amsgrad must be True or False, got 1"),
+    (lambda: AdamW(_ps(), betas=(1.0, 0.9)), "AdamW beta1 must be < 1.0, got 1.0 (expected a value in [0.0, 1.0))"),
+    (lambda: AdamW(_ps(), weight_decay=-0.5), "AdamW weight_decay must be >= 0.0, got -0.5"),
+    (lambda: RMSprop(_ps(), alpha=1.5), "RMSprop alpha must be <= 1.0, got 1.5 (expected a value in [0.0, 1.0])"),
+    (lambda: RMSprop(_ps(), alpha=-0.5), "RMSprop alpha must be >= 0.0, got -0.5 (expected a value in [0.0, 1.0])"),
+    (lambda: RMSprop(_ps(), eps=-0.5), "RMSprop eps must be >= 0.0, got -0.5"),
+    (lambda: RMSprop(_ps(), momentum=1.0), "RMSprop momentum must be < 1.0, got 1.0 (expected a value in [0.0, 1.0))"),
+    (lambda: RMSprop(_ps(), momentum=-0.5),
+     "RMSprop momentum must be >= 0.0, got -0.5 (expected a value in [0.0, 1.0))"),
+    (lambda: RMSprop(_ps(), weight_decay=-0.5), "RMSprop weight_decay must be >= 0.0, got -0.5"),
+    (lambda: RMSprop(_ps(), centered="no"), "RMSprop centered must be True or False, got 'no'"),
+    (lambda: Adagrad(_ps(), lr_decay=-0.5), "Adagrad lr_decay must be >= 0.0, got -0.5"),
+    (lambda: Adagrad(_ps(), eps=-0.5), "Adagrad eps must be >= 0.0, got -0.5"),
+    (lambda: Adagrad(_ps(), initial_accumulator_value=-0.5),
+     "Adagrad initial_accumulator_value must be >= 0.0, got -0.5"),
+    (lambda: Adagrad(_ps(), weight_decay=-0.5), "Adagrad weight_decay must be >= 0.0, got -0.5"),
+    (lambda: Adadelta(_ps(), rho=-0.5), "Adadelta rho must be >= 0.0, got -0.5 (expected a value in [0.0, 1.0])"),
+    (lambda: Adadelta(_ps(), rho=1.5), "Adadelta rho must be <= 1.0, got 1.5 (expected a value in [0.0, 1.0])"),
+    (lambda: Adadelta(_ps(), eps=-0.5), "Adadelta eps must be >= 0.0, got -0.5"),
+    (lambda: Adadelta(_ps(), weight_decay=-0.5), "Adadelta weight_decay must be >= 0.0, got -0.5"),
+    (lambda: SGD(Parameter(np.zeros(2), name="w"), lr=0.1),
+     "SGD expects an iterable of Parameter objects, got a single Parameter ('w'); pass [param]"),
+    (lambda: SGD(3, lr=0.1), "SGD expects an iterable of Parameter objects, got int"),
+    (lambda: Adam(type("Model", (), {"parameters": lambda self: []})()),
+     "Adam expects an iterable of Parameter objects, got Model; did you mean model.parameters()?"),
+    (lambda: SGD([], lr=0.1), "SGD got an empty parameter list; expected at least one Parameter"),
+    (lambda: SGD([make_param(), "w"], lr=0.1), "SGD expects Parameter objects, got str at position 1"),
+    (lambda: RMSprop([Parameter(np.zeros(2, dtype=np.int64), name="w")]),
+     "RMSprop: parameter 'w' at position 0 must hold a floating-point NumPy array, got dtype int64"),
+    (lambda: (lambda p: Adam([p, p]))(make_param()),
+     "Adam: parameter 'weight' at position 1 appears more than once; each parameter must be listed once"),
+    (lambda: (lambda o: setattr(o, "momentum", 1.0))(RMSprop(_ps())),
+     "RMSprop momentum must be < 1.0, got 1.0 (expected a value in [0.0, 1.0))"),
+]
+
+
+@pytest.mark.parametrize("make, message", EXACT, ids=[m[:60] for _, m in EXACT])
+def test_check_message_is_exact(make, message):
+    _exact(ConfigError, make, message)
+
+
+def test_parameter_holding_a_list_is_named():
+    p = make_param()
+    p.value = [1.0, 2.0]
+    _exact(ConfigError, lambda: SGD([p], lr=0.1),
+           "SGD: parameter 'weight' at position 0 must hold a floating-point NumPy array, got list")
+
+
+def test_closed_ends_of_the_ranges_are_accepted():
+    SGD(_ps(), lr=0.0, momentum=0.0, weight_decay=0.0)
+    Adam(_ps(), betas=(0.0, 0.0), eps=0.0)
+    RMSprop(_ps(), alpha=0.0)
+    RMSprop(_ps(), alpha=1.0, eps=0.0)
+    Adadelta(_ps(), rho=0.0)
+    assert Adadelta(_ps(), rho=1.0).rho == 1.0
+
+
+def test_weight_decay_of_exactly_one_is_applied():
+    # g + 1.0 * w: a coefficient of 1 is as valid as any other
+    for opt_cls, kwargs in [(SGD, dict(lr=0.1)), (Adam, dict(lr=0.1)), (RMSprop, dict(lr=0.1))]:
+        p, q = make_param(), make_param(grad=G0 + W0)
+        opt_cls([p], weight_decay=1.0, **kwargs).step()
+        opt_cls([q], **kwargs).step()
+        np.testing.assert_allclose(p.value, q.value, rtol=1e-15, err_msg=opt_cls.__name__)
+
+
+def test_sgd_without_momentum_ignores_a_stale_velocity():
+    w, g, v = W0.copy(), G0.copy(), np.full_like(W0, np.nan)
+    sgd_update(w, g, v, lr=0.1)
+    np.testing.assert_allclose(v, -0.1 * G0, rtol=1e-15)
+    np.testing.assert_allclose(w, W0 - 0.1 * G0, rtol=1e-15)
+
+
+def _two_steps(update, state_shapes, **kwargs):
+    w, g = W0.copy(), G0.copy()
+    state = [np.zeros_like(W0) for _ in range(state_shapes)]
+    for step in (1, 2):
+        extra = {"step": step} if update in (adam_update, adagrad_update) else {}
+        update(w, g, *state, **extra, **kwargs)
+    return w, state
+
+
+@pytest.mark.parametrize("update, n_state, given, defaults", [
+    (sgd_update, 1, dict(lr=0.1), dict(momentum=0.0)),
+    (sgd_update, 1, dict(lr=0.1, momentum=0.9, weight_decay=0.1), dict(nesterov=False, decay=True)),
+    (adam_update, 2, dict(lr=0.1, weight_decay=0.1), dict(beta1=0.9, beta2=0.999, eps=1e-8, decay=True)),
+    (rmsprop_update, 1, dict(lr=0.1, weight_decay=0.1), dict(alpha=0.99, eps=1e-8, decay=True)),
+    (adagrad_update, 1, dict(lr=0.1, weight_decay=0.1), dict(lr_decay=0.0, eps=1e-10, decay=True)),
+    (adadelta_update, 2, dict(weight_decay=0.1), dict(lr=1.0, rho=0.9, eps=1e-6, decay=True)),
+    (adadelta_update, 2, dict(), dict(weight_decay=0.0)),
+], ids=["sgd", "sgd-momentum", "adam", "rmsprop", "adagrad", "adadelta", "adadelta-no-decay"])
+def test_pure_update_defaults_are_the_documented_ones(update, n_state, given, defaults):
+    implicit = _two_steps(update, n_state, **given)
+    explicit = _two_steps(update, n_state, **given, **defaults)
+    np.testing.assert_array_equal(implicit[0], explicit[0])
+    for a, b in zip(implicit[1], explicit[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    moved = _two_steps(update, n_state, **given, **{k: (not v if isinstance(v, bool) else v / 2 if v else 0.05)
+                                                     for k, v in defaults.items()})
+    assert not np.array_equal(moved[0], implicit[0])      # each default changes the result
+
+
+def test_rmsprop_update_needs_its_buffers():
+    w, g, s = W0.copy(), G0.copy(), np.zeros_like(W0)
+    _exact(ConfigError, lambda: rmsprop_update(w, g, s, lr=0.1, centered=True),
+           "rmsprop_update(centered=True) needs a grad_avg array, got None")
+    _exact(ConfigError, lambda: rmsprop_update(w, g, s, lr=0.1, momentum=0.5),
+           "rmsprop_update(momentum > 0) needs a momentum_buffer array, got None")
+
+
+def test_rmsprop_centered_keeps_the_running_mean_of_the_gradient():
+    p = make_param()
+    opt = RMSprop([p], lr=0.1, alpha=0.5, centered=True)
+    opt.step()
+    opt.step()
+    # grad_avg = 0.5 * (0.5 * g) + 0.5 * g = 0.75 g
+    np.testing.assert_allclose(opt.grad_avg[0], 0.75 * G0, rtol=1e-15)
+    assert set(opt.state_dict()) == {"optimizer", "step_count", "lr", "alpha", "eps", "momentum", "centered",
+                                     "weight_decay", "square_avg", "grad_avg"}
+    assert set(RMSprop([make_param()]).state_dict()) == {"optimizer", "step_count", "lr", "alpha", "eps", "momentum",
+                                                         "centered", "weight_decay", "square_avg"}
+
+
+def test_rmsprop_keeps_its_state_when_momentum_is_switched_on():
+    p = make_param()
+    opt = RMSprop([p], lr=0.1)
+    opt.step()
+    square_avg = opt.square_avg[0].copy()
+    opt.momentum = 0.5                            # allocates the momentum buffer only
+    np.testing.assert_array_equal(opt.square_avg[0], square_avg)
+    assert not opt.momentum_buffer[0].any()
+    # a saved momentum buffer is restored into an optimizer whose momentum is 0 now
+    state = opt.state_dict()
+    opt.step()
+    fresh = RMSprop([make_param()], lr=0.1)
+    fresh.load_state_dict({**state, "momentum": 0.0})
+    assert fresh.momentum == 0.0 and fresh.momentum_buffer is not None
+    np.testing.assert_array_equal(fresh.momentum_buffer[0], state["momentum_buffer"][0])
+    np.testing.assert_array_equal(fresh.square_avg[0], state["square_avg"][0])
+
+
+def test_step_rejects_a_parameter_that_changed_shape():
+    p = make_param()
+    opt = SGD([p], lr=0.1)
+    p.value, p.grad = np.zeros((3, 3)), np.zeros((3, 3))
+    _exact(ShapeError, opt.step, "SGD: parameter 'weight' changed shape from (2, 2) to (3, 3) after the optimizer "
+                                 "was created; create a new optimizer")
+    q = make_param()
+    opt = Adam([q])
+    q.grad = None
+    _exact(ShapeError, opt.step, "Adam: parameter 'weight' has value shape (2, 2) but grad shape None; "
+                                 "expected equal shapes")
+    assert opt.step_count == 0
+
+
+def test_non_contiguous_parameter_is_updated_in_place():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(301, 300))
+    p = Parameter(base.T)                       # a view: not C-contiguous, larger than one chunk
+    q = Parameter(np.ascontiguousarray(base.T))
+    g = rng.normal(size=(300, 301))
+    p.grad, q.grad = g.copy(), g.copy()
+    for opt in (SGD([p], lr=0.1, momentum=0.9), SGD([q], lr=0.1, momentum=0.9)):
+        opt.step()
+    np.testing.assert_array_equal(p.value, q.value)
+    np.testing.assert_array_equal(base.T, q.value)     # the update went into the caller's array
+
+
+def test_load_state_dict_messages_and_missing_keys():
+    opt = SGD(_ps(), lr=0.1, momentum=0.9)
+    opt.step()
+    _exact(ConfigError, lambda: opt.load_state_dict([]), "SGD.load_state_dict expects a dict, got list")
+    _exact(ConfigError, lambda: opt.load_state_dict({"step_count": -1}), "SGD step_count must be >= 0, got -1")
+    _exact(ConfigError, lambda: opt.load_state_dict({"lr": 0.2}), "SGD.load_state_dict: missing state 'velocity'")
+    _exact(ConfigError, lambda: opt.load_state_dict({"velocity": 3}),
+           "SGD.load_state_dict: 'velocity' must be a list of 1 arrays, got int")
+    _exact(ConfigError, lambda: opt.load_state_dict({"velocity": [W0, W0]}),
+           "SGD.load_state_dict: 'velocity' must be a list of 1 arrays, got list of length 2")
+    _exact(ConfigError, lambda: opt.load_state_dict({"velocity": [np.full((2, 2), "a")]}),
+           "SGD.load_state_dict: 'velocity' for parameter 'weight' has dtype <U1, expected floats")
+    _exact(ShapeError, lambda: opt.load_state_dict({"velocity": [np.zeros(3)]}),
+           "SGD.load_state_dict: 'velocity' for parameter 'weight' has shape (3,), expected (2, 2)")
+    adam = Adam(_ps())
+    _exact(ConfigError, lambda: adam.load_state_dict({**Adam(_ps(), amsgrad=True).state_dict(), "amsgrad": False}),
+           "Adam.load_state_dict: state ['max_exp_avg_sq'] is not used with "
+           "{'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'amsgrad': False}")
+    # no "optimizer" name and no step_count: both kept; an integer array is cast to the dtype
+    opt.load_state_dict({"velocity": [np.ones((2, 2), dtype=np.int64)]})
+    assert opt.step_count == 1 and opt.velocity[0].dtype == np.float64
+    np.testing.assert_array_equal(opt.velocity[0], np.ones((2, 2)))
+
+
+def test_custom_optimizer_gets_lr_and_its_state_from_the_base_class():
+    class Plain(Optimizer):
+        """w <- w - lr * g: only the learning rate as hyper-parameter (the base class's)."""
+
+        def _update(self, i, p, g):
+            p.value -= self.lr * g
+
+    opt = Plain(_ps(), lr=0.5)
+    opt.load_state_dict({"lr": 0.25})
+    assert opt.lr == 0.25 and repr(opt) == "Plain(lr=0.25)"
+
+    class Decay(Plain):
+        """Plain, remembering the last step in a state array that the base class allocates."""
+
+        _state_keys = ("last",)
+
+        def _state_names(self):
+            return ("last",)
+
+        def _update(self, i, p, g):
+            self.last[i][...] = self.lr * g
+            p.value -= self.last[i]
+
+    opt = Decay(_ps(), lr=0.5)
+    opt._allocate()
+    opt.step()
+    np.testing.assert_array_equal(opt.last[0], 0.5 * G0)
+    opt._allocate()                                   # an existing state array is kept
+    np.testing.assert_array_equal(opt.last[0], 0.5 * G0)
+    fresh = Decay(_ps(), lr=0.5)                       # load_state_dict allocates what it restores
+    fresh.load_state_dict({"last": [np.ones((2, 2))], "step_count": 3})
+    assert fresh.step_count == 3
+    np.testing.assert_array_equal(fresh.last[0], np.ones((2, 2)))
+
+
+def test_adamw_defaults_and_arguments_reach_adam():
+    opt = AdamW(_ps(), betas=(0.5, 0.6), eps=0.25)
+    assert (opt.lr, opt.betas, opt.eps, opt.weight_decay) == (1e-3, (0.5, 0.6), 0.25, 0.01)
+
+
+def test_by_name_and_names():
+    from ffnn.catalog import OPTIMIZERS
+    from ffnn.optim import by_name
+    assert repr(by_name("nesterov", _ps(), 0.2)) == "SGD(lr=0.2, momentum=0.9, nesterov=True, weight_decay=0.0)"
+    assert repr(by_name("nesterov", _ps(), 0.2, 0.5, 0.01)) == \
+        "SGD(lr=0.2, momentum=0.5, nesterov=True, weight_decay=0.01)"
+    import ffnn.optim
+    assert OPTIMIZERS.names() == ffnn.optim.NAMES
+    with pytest.raises(AttributeError) as info:
+        ffnn.optim.bogus  # noqa: B018
+    assert str(info.value) == "module 'ffnn.optim' has no attribute 'bogus'"
+
+
+def test_rmsprop_without_momentum_has_no_buffer_and_round_trips():
+    opt = RMSprop([make_param()], lr=0.1)
+    assert opt.momentum_buffer is None                 # allocated the first time momentum is > 0
+    opt.step()
+    fresh = RMSprop([make_param()], lr=0.1)
+    fresh.load_state_dict(opt.state_dict())
+    assert fresh.momentum_buffer is None
+    np.testing.assert_array_equal(fresh.square_avg[0], opt.square_avg[0])
+
+
+def test_flush_subnormals_of_a_small_array():
+    from ffnn.optim import flush_subnormals
+    tiny = np.finfo(np.float32).tiny
+    a = np.array([tiny / 4, tiny, -tiny / 2, 1.0], np.float32)     # smaller than one chunk: one pass
+    flush_subnormals(a, np.empty_like(a))
+    np.testing.assert_array_equal(a, np.array([0.0, tiny, 0.0, 1.0], np.float32))
+
+
+def test_state_is_flushed_every_flush_every_steps_only():
+    from ffnn.optim import _FLUSH_EVERY
+    sub = np.float32(np.finfo(np.float32).tiny / 4)
+    p = Parameter(np.ones(3, np.float32))
+    opt = SGD([p], lr=1.0, momentum=0.9)
+    opt.velocity[0][...] = 0.0
+    opt.velocity[0][0] = sub                         # decays by 0.9 a step (no gradient): 0.9**31 sub is still > 0
+    p.grad[...] = 0.0
+    for step in range(1, _FLUSH_EVERY + 1):
+        opt.step()
+        assert (opt.velocity[0][0] != 0) == (step < _FLUSH_EVERY), step

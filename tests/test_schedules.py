@@ -13,8 +13,17 @@ import pytest
 from ffnn.errors import ConfigError
 from ffnn.optim import SGD, Adam, RMSprop
 from ffnn.parameter import Parameter
-from ffnn.schedules import (CosineLR, ExponentialLR, InverseTimeLR, LambdaLR, MomentumSchedule,
-                            ReduceLROnPlateau, StepLR)
+from ffnn.schedules import (
+    CosineLR,
+    ExponentialLR,
+    InverseTimeLR,
+    LambdaLR,
+    LinearWarmup,
+    MomentumSchedule,
+    ReduceLROnPlateau,
+    Schedule,
+    StepLR,
+)
 
 try:
     import torch
@@ -340,3 +349,198 @@ def test_lambda_lr_rejects_bad_factor():
     schedule = LambdaLR(sgd(0.1), lambda t: -1.0)
     with pytest.raises(ConfigError, match="-1.0"):
         schedule.step()
+
+
+# ---------------------------------------------------------------------------
+# Exact messages and boundaries of every check (each names the hyper-parameter, the
+# bound and the value received), the plateau comparisons at their thresholds, and the
+# state that load_state_dict keeps when a key is missing.
+# ---------------------------------------------------------------------------
+
+def _raises(make, message):
+    with pytest.raises(ConfigError) as info:
+        make()
+    assert str(info.value) == message
+
+
+def _load(schedule, **changes):
+    return lambda: schedule.load_state_dict({**schedule.state_dict(), **changes})
+
+
+EXACT = [
+    (lambda: StepLR({"lr": 0.1}, step_size=2), "StepLR needs an optimizer with a 'lr' attribute, got dict"),
+    (lambda: StepLR(sgd(), step_size=0), "StepLR step_size must be >= 1, got 0"),
+    (lambda: StepLR(sgd(), step_size=2, gamma=0.0), "StepLR gamma must be > 0.0, got 0.0"),
+    (_load(StepLR(sgd(), step_size=2), base_lr=-1.0), "StepLR base_lr must be >= 0.0, got -1.0"),
+    (lambda: StepLR(sgd(), step_size=2).lr_at(-1), "StepLR.lr_at t must be >= 0, got -1"),
+    (lambda: InverseTimeLR(sgd(), a=0.0, b=1.0), "InverseTimeLR a must be > 0.0, got 0.0"),
+    (lambda: InverseTimeLR(sgd(), a=1.0, b=0.0), "InverseTimeLR b must be > 0.0, got 0.0"),
+    (lambda: ExponentialLR(sgd(), gamma=0.0), "ExponentialLR gamma must be > 0.0, got 0.0"),
+    (_load(ExponentialLR(sgd(), gamma=0.5), base_lr=-1.0), "ExponentialLR base_lr must be >= 0.0, got -1.0"),
+    (lambda: CosineLR(sgd(), t_max=0), "CosineLR t_max must be >= 1, got 0"),
+    (lambda: CosineLR(sgd(), t_max=2, min_lr=-0.5), "CosineLR min_lr must be >= 0.0, got -0.5"),
+    (_load(CosineLR(sgd(), t_max=2), base_lr=-1.0), "CosineLR base_lr must be >= 0.0, got -1.0"),
+    (lambda: LambdaLR(sgd(), 0.5), "LambdaLR fn must be callable, got float"),
+    (_load(LambdaLR(sgd(), abs), base_lr=-1.0), "LambdaLR base_lr must be >= 0.0, got -1.0"),
+    (lambda: LambdaLR(sgd(), lambda t: -1.0).step(), "LambdaLR fn(1) must be >= 0.0, got -1.0"),
+    (lambda: ReduceLROnPlateau(sgd()).step(None),
+     "ReduceLROnPlateau.step needs the monitored metric (e.g. the validation loss: "
+     "schedule.step(val_loss)), got None"),
+    (lambda: ReduceLROnPlateau(sgd()).step("0.5"),
+     "ReduceLROnPlateau.step expects a real-valued metric, got '0.5' (str)"),
+    (lambda: ReduceLROnPlateau(sgd()).step(math.inf),
+     "ReduceLROnPlateau.step got a non-finite metric inf; expected a finite loss (training may have diverged)"),
+    (lambda: ReduceLROnPlateau(sgd(), factor=0.0),
+     "ReduceLROnPlateau factor must be > 0.0, got 0.0 (expected a value in (0.0, 1.0))"),
+    (lambda: ReduceLROnPlateau(sgd(), factor=1.0),
+     "ReduceLROnPlateau factor must be < 1.0, got 1.0 (expected a value in (0.0, 1.0))"),
+    (lambda: ReduceLROnPlateau(sgd(), threshold=-0.5), "ReduceLROnPlateau threshold must be >= 0.0, got -0.5"),
+    (lambda: ReduceLROnPlateau(sgd(), patience=-1), "ReduceLROnPlateau patience must be >= 0, got -1"),
+    (lambda: ReduceLROnPlateau(sgd(), mode="up"), "ReduceLROnPlateau mode must be one of 'min', 'max'; got 'up'"),
+    (lambda: ReduceLROnPlateau(sgd(), threshold_mode="x"),
+     "ReduceLROnPlateau threshold_mode must be one of 'rel', 'abs'; got 'x'"),
+    (lambda: ReduceLROnPlateau(sgd(), min_lr=-0.5), "ReduceLROnPlateau min_lr must be >= 0.0, got -0.5"),
+    (lambda: ReduceLROnPlateau(sgd(), cooldown=-1), "ReduceLROnPlateau cooldown must be >= 0, got -1"),
+    (lambda: ReduceLROnPlateau(sgd(), eps=-0.5), "ReduceLROnPlateau eps must be >= 0.0, got -0.5"),
+    (_load(ReduceLROnPlateau(sgd()), best=True), "ReduceLROnPlateau best must be a number, got True"),
+    (_load(ReduceLROnPlateau(sgd()), best="x"), "ReduceLROnPlateau best must be a number, got 'x'"),
+    (_load(ReduceLROnPlateau(sgd()), best=math.nan), "ReduceLROnPlateau best must be a number, got nan"),
+    (_load(ReduceLROnPlateau(sgd()), num_bad_epochs=-1), "ReduceLROnPlateau num_bad_epochs must be >= 0, got -1"),
+    (_load(ReduceLROnPlateau(sgd()), cooldown_counter=-1),
+     "ReduceLROnPlateau cooldown_counter must be >= 0, got -1"),
+    (lambda: MomentumSchedule(sgd(), start=-0.5),
+     "MomentumSchedule start must be >= 0.0, got -0.5 (expected a value in [0.0, 1.0))"),
+    (lambda: MomentumSchedule(sgd(), start=1.0),
+     "MomentumSchedule start must be < 1.0, got 1.0 (expected a value in [0.0, 1.0))"),
+    (lambda: MomentumSchedule(sgd(), end=-0.5),
+     "MomentumSchedule end must be >= 0.0, got -0.5 (expected a value in [0.0, 1.0))"),
+    (lambda: MomentumSchedule(sgd(), end=1.0),
+     "MomentumSchedule end must be < 1.0, got 1.0 (expected a value in [0.0, 1.0))"),
+    (lambda: MomentumSchedule(sgd(), after=-1), "MomentumSchedule after must be >= 0, got -1"),
+    (lambda: StepLR(sgd(), step_size=2).load_state_dict([]), "StepLR.load_state_dict expects a dict, got list"),
+    (_load(StepLR(sgd(), step_size=2), epoch=-1), "StepLR epoch must be >= 0, got -1"),
+    (_load(StepLR(sgd(), step_size=2), value="x"), "StepLR value must be a real number, got 'x' (str)"),
+    (lambda: LinearWarmup(sgd(), epochs=-1), "LinearWarmup epochs must be >= 1, got -1"),
+    (_load(LinearWarmup(sgd(), epochs=2), epochs=0), "LinearWarmup epochs must be >= 1, got 0"),
+    (_load(LinearWarmup(sgd(), epochs=2), base_lr=-1.0), "LinearWarmup base_lr must be >= 0.0, got -1.0"),
+    (lambda: LinearWarmup(sgd(), epochs=2, start_factor=0.0),
+     "LinearWarmup start_factor must be > 0.0, got 0.0 (expected a value in (0.0, 1.0])"),
+    (lambda: LinearWarmup(sgd(), epochs=2, start_factor=1.5),
+     "LinearWarmup start_factor must be <= 1.0, got 1.5 (expected a value in (0.0, 1.0])"),
+    (lambda: LinearWarmup(sgd(), epochs=2).value_at(-1), "LinearWarmup t must be >= 0, got -1"),
+    (lambda: LinearWarmup(sgd(), epochs=2, then=object()),
+     "LinearWarmup then= must be a learning-rate schedule over the same optimizer, got object"),
+    (lambda: LinearWarmup(sgd(), epochs=2).load_state_dict(
+        (lambda o: LinearWarmup(o, epochs=2, then=StepLR(o, step_size=1)))(sgd()).state_dict()),
+     "LinearWarmup state: the saved schedule after the warm-up does not match this one's (none)"),
+    (lambda: (lambda o: LinearWarmup(o, epochs=2, then=CosineLR(o, t_max=2)))(sgd()).load_state_dict(
+        LinearWarmup(sgd(), epochs=2).state_dict()),
+     "LinearWarmup state: the saved schedule after the warm-up does not match this one's (CosineLR)"),
+]
+
+
+@pytest.mark.parametrize("make, message", EXACT, ids=[m[:60] for _, m in EXACT])
+def test_check_message_is_exact(make, message):
+    _raises(make, message)
+
+
+def test_boundary_values_are_accepted():
+    # the closed ends of each range, next to the open ones rejected above
+    assert StepLR(sgd(0.0), step_size=1).lr_at(3) == 0.0
+    assert InverseTimeLR(sgd(), a=1.0, b=0.5).value == 2.0          # b need only be > 0
+    assert CosineLR(sgd(), t_max=1, min_lr=0.0).lr_at(1) == 0.0
+    opt = sgd()
+    MomentumSchedule(opt, start=0.0, end=0.0, after=0)
+    assert opt.momentum == 0.0
+    assert LinearWarmup(sgd(1.0), epochs=1, start_factor=1.0).value == 1.0
+    plateau = ReduceLROnPlateau(sgd(), threshold=0.0, patience=0, min_lr=0.0, cooldown=0, eps=0.0)
+    assert (plateau.threshold, plateau.eps) == (0.0, 0.0)
+
+
+def test_custom_schedule_without_hyperparameters_rejects_some():
+    class Constant(Schedule):
+        def step(self, metric=None):
+            self.epoch += 1
+            return self._write(self.value)
+
+    schedule = Constant(sgd(0.3))
+    schedule.load_state_dict({"epoch": 2})                  # no hyper-parameters to restore
+    assert (schedule.epoch, schedule.value) == (2, 0.3)
+    with pytest.raises(ConfigError) as info:
+        schedule._configure(lr=0.1)
+    assert str(info.value) == "Constant takes no hyper-parameters, got ['lr']"
+
+
+def test_load_state_dict_keeps_what_is_missing():
+    schedule = StepLR(sgd(), step_size=2)
+    schedule.step()
+    schedule.load_state_dict({"step_size": 3})             # no schedule name, epoch or value
+    assert (schedule.epoch, schedule.value, schedule.step_size) == (1, 0.1, 3)
+    plateau = ReduceLROnPlateau(sgd(), patience=2, cooldown=3)
+    for metric in (1.0, 2.0, 2.0, 2.0):
+        plateau.step(metric)
+    assert (plateau.best, plateau.num_bad_epochs, plateau.cooldown_counter) == (1.0, 0, 3)
+    plateau.load_state_dict({"patience": 2})
+    assert (plateau.best, plateau.num_bad_epochs, plateau.cooldown_counter) == (1.0, 0, 3)
+    state = plateau.state_dict()
+    assert (state["best"], state["num_bad_epochs"], state["cooldown_counter"]) == (1.0, 0, 3)
+    plateau.load_state_dict({**state, "num_bad_epochs": 1, "cooldown_counter": 2, "best": 0.5})
+    assert (plateau.best, plateau.num_bad_epochs, plateau.cooldown_counter) == (0.5, 1, 2)
+
+
+def test_plateau_starts_with_no_bad_epochs_and_no_cooldown():
+    plateau = ReduceLROnPlateau(sgd(), mode="max")
+    assert (plateau.best, plateau.num_bad_epochs, plateau.cooldown_counter, plateau.epoch) == (-math.inf, 0, 0, 0)
+    assert ReduceLROnPlateau(sgd()).best == math.inf
+
+
+@pytest.mark.parametrize("mode, threshold_mode, threshold, best, same, better, worse", [
+    ("min", "rel", 0.5, 2.0, 1.0, 0.99, 1.5),       # better: < best * (1 - threshold)
+    ("min", "abs", 0.25, 1.0, 0.75, 0.74, 0.9),     # better: < best - threshold
+    ("max", "rel", 0.5, 2.0, 3.0, 3.01, 2.5),       # better: > best * (1 + threshold)
+    ("max", "abs", 0.25, 1.0, 1.25, 1.26, 1.1),     # better: > best + threshold
+])
+def test_plateau_improvement_is_strict_at_the_threshold(mode, threshold_mode, threshold, best, same, better, worse):
+    plateau = ReduceLROnPlateau(sgd(), mode=mode, threshold_mode=threshold_mode, threshold=threshold)
+    assert not plateau.is_better(same, best)        # exactly at the threshold: not an improvement
+    assert plateau.is_better(better, best)
+    assert not plateau.is_better(worse, best)
+    assert not plateau.is_better(best, best)
+
+
+def test_plateau_max_mode_with_relative_threshold_by_hand():
+    plateau = ReduceLROnPlateau(sgd(0.1), mode="max", threshold=0.1, patience=1)
+    # accuracy 0.5 (best), 0.54 (< 0.5 * 1.1: bad 1), 0.56 (better: best 0.56), 0.6 (bad 1), 0.61 (bad 2: halve)
+    lrs = [plateau.step(m) for m in (0.5, 0.54, 0.56, 0.6, 0.61)]
+    assert lrs == [0.1, 0.1, 0.1, 0.1, 0.05]
+    assert plateau.best == 0.56 and plateau.epoch == 5
+
+
+def test_plateau_epoch_counts_every_step():
+    plateau = ReduceLROnPlateau(sgd(0.1))
+    for k, metric in enumerate((1.0, 0.5, 0.25), start=1):    # all good epochs
+        plateau.step(metric)
+        assert plateau.epoch == k and plateau.num_bad_epochs == 0
+
+
+def test_plateau_skips_a_reduction_of_exactly_eps():
+    # lr - new_lr must exceed eps: 1.0 -> 0.5 changes lr by 0.5, which equals eps
+    plateau = ReduceLROnPlateau(sgd(1.0), factor=0.5, eps=0.5)
+    assert [plateau.step(m) for m in (1.0, 1.0)] == [1.0, 1.0]
+    plateau = ReduceLROnPlateau(sgd(1.0), factor=0.5, eps=0.4999)
+    assert [plateau.step(m) for m in (1.0, 1.0)] == [1.0, 0.5]
+
+
+def test_momentum_schedule_writes_epoch_zero_value():
+    opt = sgd()
+    MomentumSchedule(opt, start=0.3, end=0.7, after=1)
+    assert opt.momentum == 0.3
+
+
+def test_warmup_base_lr_is_the_next_schedules_epoch_zero_lr():
+    opt = sgd(1.0)
+    then = StepLR(opt, step_size=1)                         # its base lr: 1.0
+    opt.lr = 0.2                                            # a manual change before the warm-up
+    warmup = LinearWarmup(opt, epochs=1, start_factor=0.5, then=then)
+    assert warmup.base_lr == 1.0 and opt.lr == 0.5
+    assert LinearWarmup(sgd(0.2), epochs=1).state_dict()["then"] is None

@@ -358,7 +358,7 @@ class ReLU(_Elementwise):
 
 
 class LeakyReLU(_Elementwise):
-    """Leaky ReLU: ``y = x if x > 0 else a x``; ``dy/dx = 1 if x > 0 else a``.
+    """Leaky ReLU: ``y = x if x > 0 else a x``; ``dy/dx = 1 if x > 0 else a`` (``a`` at x = 0, as PyTorch).
 
     Parameters
     ----------
@@ -399,8 +399,9 @@ class PReLU(Layer):
 
     Notes
     -----
-    ``dy/dx = 1 if x > 0 else a``; ``dE/da_j = sum_n (dE/dy_nj) min(0, x_nj)`` (summed over
-    units too when the slope is shared). The slope is not weight-decayed (``decay=False``).
+    ``dy/dx = 1 if x > 0 else a`` (``a`` at x = 0, as PyTorch);
+    ``dE/da_j = sum_n (dE/dy_nj) min(0, x_nj)`` (summed over units too when the slope is
+    shared; an input of exactly 0 adds nothing). The slope is not weight-decayed (``decay=False``).
     """
 
     kinks = (0.0,)
@@ -450,7 +451,8 @@ class RReLU(_Elementwise):
 
     In training, ``a ~ U(lower, upper)`` is drawn independently for every element of every
     batch; in evaluation ``a = (lower + upper) / 2``. ``dy/dx = 1 if x >= 0 else a`` with the
-    slopes drawn in the last forward pass.
+    slopes drawn in the last forward pass (1 at x = 0, where PyTorch uses the slope ``a``;
+    the output there is 0 either way).
 
     Parameters
     ----------
@@ -495,8 +497,8 @@ class RReLU(_Elementwise):
 class ELU(_Elementwise):
     """Exponential linear unit: ``y = x if x > 0 else alpha (exp(x) - 1)``.
 
-    ``dy/dx = 1 if x > 0 else y + alpha`` (= alpha exp(x)). ``exp`` is taken of min(x, 0)
-    only, so large inputs cannot overflow.
+    ``dy/dx = 1 if x > 0 else y + alpha`` (= alpha exp(x); ``alpha`` at x = 0, as PyTorch).
+    ``exp`` is taken of min(x, 0) only, so large inputs cannot overflow.
     """
 
     def __init__(self, alpha: float = 1.0) -> None:
@@ -816,7 +818,9 @@ class BatchNorm(_Normalization):
     def load_extra_state(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict) or set(state) != {"running_mean", "running_var"}:
             raise ConfigError(f"BatchNorm state must hold running_mean and running_var, got {state!r:.80}")
-        mean, var = (self._statistic(k, state[k], 0.0) for k in ("running_mean", "running_var"))
+        # None resets a statistic to its initial value, as in the constructor (mean 0, variance 1)
+        mean = self._statistic("running_mean", state["running_mean"], 0.0)
+        var = self._statistic("running_var", state["running_var"], 1.0)
         self.running_mean, self.running_var = mean, var
 
     def __repr__(self) -> str:
