@@ -289,3 +289,245 @@ def test_cli_gradcheck_relu_passes(capsys):
     from ffnn.cli import main
     assert main(["gradcheck", "--hidden", "5,4", "--activation", "relu"]) == 0
     assert "PASS" in capsys.readouterr().out
+
+
+# ------------------------------------------------------- exact figures of the report
+class Gain(layers.Layer):
+    """y = a * x with one learned gain per feature; its gradient is deliberately
+    ``factor * dE/da + offset`` so that the report's figures are known in advance."""
+
+    seen: list[tuple[str, tuple[int, ...]]] = []   # class-level: shared with gradcheck's float64 copy
+
+    def __init__(self, n=1, factor=1.0, offset=0.0, value=1.0, tag=""):
+        super().__init__()
+        self.tag = tag
+        self.gain = ffnn.Parameter(np.full(n, value, dtype=np.float64), name="gain")
+        self._start = self.gain.value.copy()
+        self.factor, self.offset = factor, offset
+
+    def parameters(self):
+        return [self.gain]
+
+    def forward(self, x):
+        Gain.seen.append((self.tag, tuple(np.flatnonzero(self.gain.value != self._start))))
+        self._x = x
+        return x * self.gain.value
+
+    def backward(self, grad_out, input_grad=True):
+        self.gain.grad[...] = (grad_out * self._x).sum(axis=0) * self.factor + self.offset
+        return grad_out * self.gain.value
+
+
+def gain_net(**kwargs):
+    """out = g * x with x = 3, t = 1 and g = 2: E = 1/2 (3g - 1)^2, dE/dg = 3 (3g - 1) = 15."""
+    return ffnn.Sequential([Gain(**kwargs, value=2.0)]), np.array([[3.0]]), np.array([[1.0]])
+
+
+def test_max_errors_are_the_known_values_for_a_gradient_twice_too_large():
+    model, X, t = gain_net(factor=2.0)                       # analytic 30, numeric 15
+    report = ffnn.gradcheck(model, losses.EuclideanLoss(), X, t)
+    (entry,) = report.entries
+    assert entry.name == "0.gain" and entry.shape == (1,) and entry.checked == 1 and not entry.ok
+    # |a - n| = 15 and |a - n| / max(|a|, |n|) = 15 / 30
+    assert entry.max_abs_error == pytest.approx(15.0, rel=1e-6)
+    assert entry.max_rel_error == pytest.approx(0.5, rel=1e-6)
+    assert report.max_relative_error == pytest.approx(0.5, rel=1e-6)
+    assert report.max_absolute_error == pytest.approx(15.0, rel=1e-6)
+    assert not report.ok and "FAIL" in str(report) and "NO" in str(report)
+
+
+def test_relative_error_divides_by_the_larger_magnitude():
+    model, X, t = gain_net(factor=0.25)                      # analytic 3.75, numeric 15
+    report = ffnn.gradcheck(model, losses.EuclideanLoss(), X, t)
+    assert report.max_absolute_error == pytest.approx(11.25, rel=1e-6)
+    assert report.max_relative_error == pytest.approx(0.75, rel=1e-6)   # 11.25 / 15, not / 3.75
+
+
+def test_default_tolerances_eps_and_their_report():
+    params = __import__("inspect").signature(ffnn.gradcheck).parameters
+    assert (params["eps"].default, params["rtol"].default, params["atol"].default) == (1e-6, 1e-5, 1e-8)
+    assert params["max_elements"].default is None and params["check_input"].default is False
+    model, X, t = gain_net()
+    report = ffnn.gradcheck(model, losses.EuclideanLoss(), X, t)
+    assert (report.eps, report.rtol, report.atol) == (1e-6, 1e-5, 1e-8)
+    empty = ffnn.GradcheckReport()
+    assert (empty.eps, empty.rtol, empty.atol, empty.entries, empty.kink_layers) == (1e-6, 1e-5, 1e-8, [], ())
+    assert "eps=1e-06, float64; pass if |a-n| <= 1e-08 + 1e-05|n|: PASS" in str(report)
+    assert report.ok and report.skipped == 0 and "skipped" not in str(report)
+
+
+@pytest.mark.parametrize("factor, ok", [(1 + 3e-6, True), (1 + 3e-5, False)])
+def test_the_default_relative_tolerance_is_1e_5(factor, ok):
+    model, X, t = gain_net(factor=factor)
+    assert ffnn.gradcheck(model, losses.EuclideanLoss(), X, t).ok is ok
+
+
+@pytest.mark.parametrize("offset, ok", [(5e-9, True), (3e-8, False)])
+def test_the_default_absolute_tolerance_is_1e_8(offset, ok):
+    # x = 0: dE/dg = 0 exactly, so only the absolute tolerance can pass the offset
+    model = ffnn.Sequential([Gain(offset=offset)])
+    report = ffnn.gradcheck(model, losses.EuclideanLoss(), np.array([[0.0]]), np.array([[1.0]]))
+    assert report.ok is ok
+    assert report.max_absolute_error == pytest.approx(offset, rel=1e-6)
+    # |a - 0| / max(|a|, |0|, atol): 5e-9 / 1e-8 and 3e-8 / 3e-8
+    assert report.max_relative_error == pytest.approx(offset / max(offset, 1e-8), rel=1e-6)
+
+
+def test_an_exact_gradient_passes_with_zero_tolerances():
+    # every value is a short binary fraction: both differences and the derivative are exact
+    model = ffnn.Sequential([Gain(value=1.5)])
+    report = ffnn.gradcheck(model, losses.EuclideanLoss(), np.array([[1.0]]), np.array([[1.0]]),
+                            eps=2.0 ** -20, rtol=0.0, atol=0.0)
+    assert report.max_absolute_error == 0.0 and report.max_relative_error == 0.0
+    assert report.ok, str(report)                            # |a - n| <= 0 + 0 |n| holds with equality
+
+
+@pytest.mark.parametrize("n, max_elements", [(20, 19), (12, 6)])
+def test_sampled_elements_are_distinct_and_each_perturbed_both_ways(n, max_elements):
+    model = ffnn.Sequential([Gain(n=n)])
+    X = np.random.default_rng(0).standard_normal((4, n))
+    Gain.seen.clear()
+    report = ffnn.gradcheck(model, losses.EuclideanLoss(), X, np.zeros((4, n)), max_elements=max_elements)
+    moved = [s for _, s in Gain.seen if s]
+    assert all(len(s) == 1 for s in moved)                   # one element at a time
+    assert len(moved) == 2 * max_elements                    # + eps and - eps for each
+    assert len({s[0] for s in moved}) == max_elements        # drawn without replacement
+    assert report.entries[0].checked == max_elements and report.ok
+
+
+def test_a_zero_gradient_with_zero_atol_has_zero_relative_error():
+    # x = 0: analytic and numeric dE/dg are both exactly 0; 0/0 used to give NaN and a RuntimeWarning
+    report = ffnn.gradcheck(ffnn.Sequential([Gain()]), losses.EuclideanLoss(), np.array([[0.0]]),
+                            np.array([[1.0]]), atol=0.0)
+    assert report.max_relative_error == 0.0 and report.max_absolute_error == 0.0 and report.ok
+
+
+def moved_elements(tag):
+    return sorted({s[0] for t, s in Gain.seen if t == tag and s})
+
+
+def test_elements_are_drawn_only_where_there_are_more_than_max_elements():
+    # "a" holds exactly max_elements: all of it is checked and nothing is drawn for it; the
+    # Linear's weight (15) and bias (5) and then "b" (5) each take the next draw of the
+    # generator made from rng (0 by default)
+    model = ffnn.Sequential([Gain(n=3, tag="a"), layers.Linear(3, 5, rng=0, dtype=np.float64), Gain(n=5, tag="b")])
+    X = np.random.default_rng(0).standard_normal((4, 3))
+    for kwargs, seed in [({}, 0), ({"rng": 5}, 5)]:
+        Gain.seen.clear()
+        report = ffnn.gradcheck(model, losses.EuclideanLoss(), X, np.zeros((4, 5)), max_elements=3, **kwargs)
+        assert [e.checked for e in report.entries] == [3, 3, 3, 3] and report.ok
+        gen = np.random.default_rng(seed)
+        gen.choice(15, 3, replace=False), gen.choice(5, 3, replace=False)
+        assert moved_elements("a") == [0, 1, 2]
+        assert moved_elements("b") == sorted(gen.choice(5, 3, replace=False))
+
+
+def test_the_report_table_exactly():
+    from ffnn.gradcheck import GradcheckEntry
+    report = ffnn.GradcheckReport(
+        entries=[GradcheckEntry("0.weight", (4, 3), 12, 1.5e-3, 2.5e-1, False, 2),
+                 GradcheckEntry("2.b", (4,), 4, 0.0, 0.0, True)],
+        kink_layers=("layer 1 (ReLU)", "layer 3 (ReLU)"))
+    assert str(report) == "\n".join([
+        "parameter         shape  checked  at kink  max abs err  max rel err  ok",
+        "-----------------------------------------------------------------------",
+        "0.weight         (4, 3)       12        2    1.500e-03    2.500e-01  NO",
+        "2.b                (4,)        4        0    0.000e+00    0.000e+00  yes",
+        "2 entries skipped at kinks: their ±eps step crosses the corner of layer 1 (ReLU), layer 3 (ReLU) "
+        "(a central difference there is not the derivative)",
+        "central differences, eps=1e-06, float64; pass if |a-n| <= 1e-08 + 1e-05|n|: FAIL"])
+    assert report.skipped == 2 and not report.ok
+    assert report.max_absolute_error == 1.5e-3 and report.max_relative_error == 2.5e-1
+    passing = ffnn.GradcheckReport(entries=[GradcheckEntry("a_long_parameter_name", (2,), 2, 0.0, 0.0, True)],
+                                   eps=2e-6, rtol=3e-4, atol=0.0)
+    assert str(passing) == "\n".join([
+        "parameter                     shape  checked  at kink  max abs err  max rel err  ok",
+        "-----------------------------------------------------------------------------------",
+        "a_long_parameter_name          (2,)        2        0    0.000e+00    0.000e+00  yes",
+        "central differences, eps=2e-06, float64; pass if |a-n| <= 0 + 0.0003|n|: PASS"])
+
+
+def test_the_report_carries_the_tolerances_it_was_checked_with():
+    model, X, t = gain_net()
+    report = ffnn.gradcheck(model, losses.EuclideanLoss(), X, t, eps=2e-6, rtol=3e-4, atol=4e-9)
+    assert (report.eps, report.rtol, report.atol) == (2e-6, 3e-4, 4e-9)
+    assert "eps=2e-06, float64; pass if |a-n| <= 4e-09 + 0.0003|n|: PASS" in str(report)
+
+
+def test_a_step_that_crosses_a_corner_on_one_side_only_is_skipped():
+    # every pre-activation of the ReLU is 0.3 eps: the -eps step crosses the corner, +eps does not
+    model, X, y = dead_relu_net()
+    model.layers[0].bias.value[...] = 0.3e-6
+    report = ffnn.gradcheck(model, losses.SoftmaxCrossEntropy(), X, y)
+    assert report.ok, str(report)
+    first_bias = next(e for e in report.entries if e.name == "0.bias")
+    assert first_bias.skipped == 4 and first_bias.checked == 0
+    assert report.kink_layers[0] == "layer 1 (ReLU)"
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"eps": 0.0}, ConfigError, "eps must be > 0.0, got 0.0"),
+    ({"max_elements": 0}, ConfigError, "max_elements must be >= 1, got 0"),
+    ({"max_elements": 2.0}, ConfigError, "max_elements must be an integer"),
+])
+def test_bad_options_are_named(kwargs, error, message):
+    X, y = data()
+    with pytest.raises(error, match=message):
+        ffnn.gradcheck(net(), losses.SoftmaxCrossEntropy(), X, y, **kwargs)
+
+
+def test_the_input_must_be_a_2d_batch():
+    from ffnn.errors import ShapeError
+    with pytest.raises(ShapeError, match=r"^X must be 2-D, got shape \(3,\)"):
+        ffnn.gradcheck(net(), losses.SoftmaxCrossEntropy(), np.zeros(3), np.array([0]))
+
+
+def test_a_float32_input_is_checked_in_float64():
+    # a float32 input could not take a 1e-6 step: its spacing near 1 is 1.2e-7
+    X, y = data()
+    report = ffnn.gradcheck(net(), losses.SoftmaxCrossEntropy(), X.astype(np.float32), y, check_input=True)
+    assert report.ok, str(report)
+    assert report.max_relative_error < 1e-6
+
+
+class PickLoss(losses.Loss):
+    """A user's loss that indexes by its labels: E = -mean_n output[n, y_n] (integer labels only)."""
+
+    target_kind = "classes"
+
+    def forward(self, output, target):
+        n = len(output)
+        self._grad = np.zeros_like(output)
+        self._grad[np.arange(n), target] = -1.0 / n
+        return float(-output[np.arange(n), target].mean())
+
+
+@pytest.mark.parametrize("as_list", [False, True])
+def test_integer_labels_reach_the_loss_as_integers(as_list):
+    X, y = data()
+    report = ffnn.gradcheck(net(), PickLoss(), X, list(y) if as_list else y, check_input=True)
+    assert report.ok, str(report)
+
+
+class DtypeSpyLoss(losses.EuclideanLoss):
+    seen: list = []
+
+    def forward(self, output, target, sample_weight=None):
+        DtypeSpyLoss.seen.append((output.dtype, np.asarray(target).dtype))
+        return super().forward(output, target, sample_weight)
+
+
+@pytest.mark.parametrize("model_dtype", [np.float32, np.float64])
+def test_the_loss_sees_a_float64_output_and_float64_targets(model_dtype):
+    X, _ = data()
+    DtypeSpyLoss.seen.clear()
+    assert ffnn.gradcheck(net(model_dtype), DtypeSpyLoss(), X, np.zeros((5, 2), np.float32)).ok
+    assert set(DtypeSpyLoss.seen) == {(np.dtype(np.float64), np.dtype(np.float64))}
+
+
+def test_a_layer_may_declare_no_kinks_as_none():
+    class NoneKinks(layers.Tanh):
+        kinks = None
+
+    X, y = data()
+    assert ffnn.gradcheck(net(hidden=NoneKinks()), losses.SoftmaxCrossEntropy(), X, y).ok

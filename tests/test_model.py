@@ -278,3 +278,248 @@ def test_load_state_rejects_wrong_shapes_and_missing_keys():
     missing = {k: v for k, v in state.items() if k != "2.bias"}
     with pytest.raises(ShapeError, match="2.bias"):
         model.load_state(missing)
+
+
+# ----------------------------------------------------------------------------- edges the rest leaves open
+def test_widths_and_dtype_of_networks_without_a_fixed_width():
+    free = ffnn.Sequential([layers.Tanh(), layers.ReLU()])
+    assert free.in_features is None and free.out_features is None and free.dtype is None
+    assert free._sizes() is None
+    late = ffnn.Sequential([layers.Tanh(), layers.Linear(3, 2, rng=0, dtype=np.float64), layers.Softmax()])
+    assert late.in_features == 3 and late.out_features == 2 and late._sizes() == [3, 3, 2, 2]
+    assert late.dtype == np.float64
+    empty = ffnn.Sequential([])
+    assert len(empty) == 0 and empty.in_features is None and empty.num_parameters() == 0
+
+
+def test_forward_refuses_a_batch_that_is_not_2d():
+    model = mlp()
+    with pytest.raises(ShapeError, match=r"2-D batch \(n_samples, n_features\), got shape \(4,\)"):
+        model.forward(np.zeros(4))
+    with pytest.raises(ShapeError, match=r"got shape \(1, 2, 4\)"):
+        model(np.zeros((1, 2, 4)))
+
+
+def test_backward_of_an_empty_network_returns_the_gradient():
+    grad = np.ones((2, 3))
+    out = ffnn.Sequential([]).backward(grad)
+    np.testing.assert_array_equal(out, grad)
+    assert out is not grad                               # caller-owned, as always
+    np.testing.assert_array_equal(ffnn.Sequential([]).backward(grad, input_grad=False), grad)
+
+
+def test_backward_names_a_layer_that_returns_no_input_gradient():
+    class Mute(layers.Identity):
+        def backward(self, grad_out, input_grad=True):
+            return None
+
+    model = ffnn.Sequential([layers.Linear(3, 3, rng=0, dtype=np.float64), Mute(), layers.Tanh()])
+    model.forward(np.ones((2, 3)))
+    with pytest.raises(ShapeError, match=r"layer 1 \(Mute\(\)\) returned no input gradient"):
+        model.backward(np.ones((2, 3)))
+    # the first layer may return None: nothing below it needs dE/dx
+    first = ffnn.Sequential([Mute(), layers.Linear(3, 2, rng=0, dtype=np.float64)])
+    first.forward(np.ones((2, 3)))
+    assert first.backward(np.ones((2, 2)), input_grad=False) is None
+    assert first.backward(np.ones((2, 2))) is None
+
+
+def test_every_layer_backpropagates_in_reverse_order():
+    calls = []
+
+    class Tap(layers.Identity):
+        def __init__(self, tag):
+            super().__init__()
+            self.tag = tag
+
+        def backward(self, grad_out, input_grad=True):
+            calls.append((self.tag, input_grad))
+            return grad_out * 2.0
+
+    model = ffnn.Sequential([Tap("a"), Tap("b"), Tap("c")])
+    model.forward(np.ones((1, 2)))
+    np.testing.assert_array_equal(model.backward(np.ones((1, 2))), np.full((1, 2), 8.0))
+    assert calls == [("c", True), ("b", True), ("a", True)]
+    calls.clear()
+    assert model.backward(np.ones((1, 2)), input_grad=False) is None
+    assert calls == [("c", True), ("b", True), ("a", False)]
+
+
+def test_predict_checks_its_batch_size_and_refuses_an_empty_batch():
+    model = mlp()
+    X = np.random.default_rng(0).standard_normal((5, 4))
+    np.testing.assert_allclose(model.predict(X, batch_size=1), model.eval().forward(X), rtol=1e-12)
+    with pytest.raises(ConfigError, match="batch_size must be >= 1, got 0"):
+        model.predict(X, batch_size=0)
+    with pytest.raises(ShapeError, match="empty batch"):
+        model.predict(np.zeros((0, 4)))
+    assert mlp().predict(X).shape == (5, 3)               # the default chunk covers the batch
+
+
+def test_train_and_eval_return_the_model_and_set_every_layer():
+    model = mlp(dropout=True)
+    assert model.eval() is model and not model.training and not any(layer.training for layer in model)
+    assert model.train() is model and model.training and all(layer.training for layer in model)
+    assert model.train(False) is model and not model.training and not any(layer.training for layer in model)
+    assert model.train(1).training is True
+
+
+def test_num_parameters_and_a_repr_with_thousands():
+    model = ffnn.Sequential([layers.Linear(40, 30, rng=0), layers.Tanh()])
+    assert model.num_parameters() == 40 * 30 + 30 == sum(p.size for p in model.parameters())
+    assert "# 1,230 parameters" in repr(model).splitlines()[1]
+    assert repr(model).splitlines()[-1] == ")  # 1,230 parameters in total"
+
+
+def test_check_state_refuses_non_dicts_non_numbers_and_extra_arrays():
+    model = mlp()
+    state = model.state()
+    with pytest.raises(ShapeError, match="maps parameter names to arrays, got list"):
+        model.check_state(list(state.values()))
+    with pytest.raises(ShapeError, match=r"no numeric array of shape \(6, 4\) for parameter '0.weight'"):
+        model.check_state(dict(state, **{"0.weight": np.full((6, 4), "a")}))
+    with pytest.raises(ShapeError, match=r"arrays \['9.weight'\] that match no parameter"):
+        model.check_state(dict(state, **{"9.weight": np.zeros(2)}))
+    for kind in (np.bool_, np.int8, np.uint8, np.float32):   # every numeric kind is accepted
+        model.check_state(dict(state, **{"0.bias": np.ones(6, dtype=kind)}))
+    model.check_state(state)
+
+
+def test_astype_converts_grads_and_a_layers_dtype_and_drops_its_buffers():
+    model = ffnn.Sequential([layers.Linear(3, 2, rng=0), layers.Tanh()])
+    model.forward(np.ones((4, 3), dtype=np.float32))
+    model.backward(np.ones((4, 2), dtype=np.float32))
+    model[0]._buffers["scratch"] = np.zeros(3, np.float32)
+    copy64 = model.astype("float64")
+    assert copy64[0].dtype == np.float64 and model[0].dtype == np.float32
+    for p in copy64.parameters():
+        assert p.grad.dtype == np.float64 and p.grad.shape == p.value.shape and not p.grad.any()
+    assert copy64[0]._buffers == {} and "scratch" in model[0]._buffers
+    with pytest.raises(ConfigError):
+        model.astype("int32")
+
+
+def test_first_layer_protocol_is_looked_up_once_per_class():
+    from ffnn import model as model_module
+
+    class Plain(layers.Identity):
+        def backward(self, grad_out):
+            return grad_out
+
+    assert model_module._takes_input_grad(Plain()) is False
+    assert model_module._INPUT_GRAD[Plain] is False
+    assert model_module._takes_input_grad(layers.Linear(2, 2)) is True
+    model_module._INPUT_GRAD[Plain] = True            # the cached answer is the one used
+    assert model_module._takes_input_grad(Plain()) is True
+    del model_module._INPUT_GRAD[Plain]
+
+
+class Probe(layers.Identity):
+    """Records the dtype and size of each batch it sees, each gradient and the modes it is set to."""
+
+    def __init__(self):
+        super().__init__()
+        self.inputs, self.grads, self.modes = [], [], []
+
+    def forward(self, x):
+        self.inputs.append((x.dtype, len(x)))
+        return x
+
+    def backward(self, grad_out, input_grad=True):
+        self.grads.append((grad_out.copy(), input_grad))
+        return grad_out
+
+    def train(self, mode=True):
+        self.modes.append(mode)
+        return super().train(mode)
+
+
+def test_construction_errors_say_what_was_given():
+    with pytest.raises(ConfigError) as info:
+        ffnn.Sequential(layers.Tanh())
+    assert str(info.value) == ("Sequential takes a list of layers, e.g. Sequential([Linear(2, 3), Tanh()]); "
+                               "got a single Tanh")
+    with pytest.raises(ConfigError, match="^Sequential layer 1 must be an ffnn Layer, got str$"):
+        ffnn.Sequential([layers.Tanh(), "relu"])
+    act = layers.Tanh()
+    with pytest.raises(ConfigError) as info:
+        ffnn.Sequential([act, act])
+    assert str(info.value) == "the same layer instance appears twice in Sequential; create a new one for each place"
+
+
+@pytest.mark.parametrize("method", ["forward", "predict"])
+def test_the_input_is_converted_to_the_models_dtype_and_named(method):
+    probe = Probe()
+    model = ffnn.Sequential([probe, layers.Linear(2, 2, rng=0, dtype=np.float32)])
+    getattr(model, method)(np.ones((3, 2), dtype=np.float64))
+    getattr(model, method)(np.ones((3, 2), dtype=np.int64))
+    assert probe.inputs == [(np.float32, 3), (np.float32, 3)]
+    with pytest.raises(ShapeError, match="^network input must be a numeric array"):
+        getattr(model, method)(np.array([["a", "b"]]))
+    if method == "predict":
+        with pytest.raises(ShapeError, match=r"^network input must be 2-D, got shape \(2,\)"):
+            model.predict(np.ones(2))
+        with pytest.raises(ShapeError, match=r"^predict got an empty batch \(0 samples\)$"):
+            model.predict(np.zeros((0, 2)))
+
+
+def test_predict_works_in_chunks_of_4096_rows_by_default():
+    probe = Probe()
+    model = ffnn.Sequential([probe, layers.Linear(2, 2, rng=0)])
+    assert model.predict(np.ones((4097, 2))).shape == (4097, 2)
+    assert [n for _, n in probe.inputs] == [4096, 1]
+
+
+def test_an_old_style_first_layer_gets_the_gradient_of_the_layer_above():
+    calls = []
+
+    class OldStyle(layers.Identity):          # backward(grad_out) only: written before input_grad
+        def backward(self, grad_out):
+            calls.append(grad_out.copy())
+            return grad_out
+
+    top = Probe()
+    model = ffnn.Sequential([OldStyle(), layers.Linear(2, 3, rng=0, dtype=np.float64), top])
+    model.forward(np.ones((4, 2)))
+    g = np.arange(12.0).reshape(4, 3)
+    assert model.backward(g, input_grad=False) is None
+    np.testing.assert_array_equal(calls[0], g @ model[1].weight.value)     # dE/dx of the Linear above
+    assert top.grads[0][1] is True
+
+
+def test_a_first_layer_whose_backward_cannot_be_inspected_is_called_the_old_way():
+    class Builtin(layers.Identity):
+        backward = abs                      # a builtin: inspect.signature works, and says no input_grad
+
+    class Opaque(layers.Identity):
+        backward = max                      # inspect.signature raises ValueError: taken as old-style
+
+    from ffnn import model as model_module
+    assert model_module._takes_input_grad(Builtin()) is False
+    opaque = ffnn.Sequential([Opaque(), layers.Linear(2, 2, rng=0, dtype=np.float64)])
+    assert model_module._takes_input_grad(opaque[0]) is False
+    opaque.forward(np.ones((2, 2)))
+    # called as max(grad), with the gradient only: max compares the rows of the 2-D array (and
+    # max(grad, input_grad=False) would have been a TypeError)
+    with pytest.raises(ValueError, match="truth value of an array"):
+        opaque.backward(np.ones((2, 2)), input_grad=False)
+
+
+def test_eval_sets_every_layer_to_false():
+    probe = Probe()
+    model = ffnn.Sequential([probe])
+    model.eval()
+    model.train()
+    assert probe.modes == [False, True]
+
+
+def test_astype_float32_of_a_float64_model():
+    model = mlp(dtype=np.float64)
+    copy32 = model.astype(np.float32)
+    assert copy32.dtype == np.float32 and all(p.value.dtype == np.float32 for p in copy32.parameters())
+    assert model.dtype == np.float64
+
+
+def test_a_layer_without_parameters_has_no_count_in_the_repr():
+    lines = repr(ffnn.Sequential([layers.Linear(2, 3, rng=0), layers.Tanh()])).splitlines()
+    assert lines[2] == "  (1): Tanh()"

@@ -243,19 +243,46 @@ def _entry_not_dict(h, a):
     h["layers"][0]["params"]["weight"] = "0.weight"
 
 
+def _param_and_array_missing(h, a):
+    """A consistent archive whose Linear lacks its bias: it would keep its initial value."""
+    del h["layers"][0]["params"]["bias"]
+    del a["0.bias"]
+
+
+def _param_and_array_extra(h, a):
+    a["0.gain"] = np.ones(2, np.float32)
+    h["layers"][0]["params"]["gain"] = {"key": "0.gain", "shape": [2], "dtype": "float32", "sha256": _sha(a["0.gain"])}
+
+
+def _param_dtype_differs_from_the_layer(h, a):
+    """Array and header agree on float64, the layer's configuration says float32."""
+    a["0.weight"] = a["0.weight"].astype(np.float64)
+    h["layers"][0]["params"]["weight"].update(dtype="float64", sha256=_sha(a["0.weight"]))
+
+
 TAMPERINGS = [
     pytest.param(_unknown_type, ("Evil",), id="unknown-layer-type"),
     pytest.param(_os_system_type, ("os.system",), id="dotted-callable-as-type"),
-    pytest.param(_version, (str(FORMAT_VERSION + 1),), id="wrong-version"),
+    pytest.param(_version, (f"format version {FORMAT_VERSION + 1} is not supported (this ffnn reads version "
+                            f"{FORMAT_VERSION})",), id="wrong-version"),
     pytest.param(_format, ("keras",), id="wrong-format-name"),
     pytest.param(_tamper, ("SHA-256",), id="tampered-array"),
-    pytest.param(_shape, ("(3, 2)",), id="shape-mismatch"),
-    pytest.param(_dtype, ("float64",), id="dtype-mismatch"),
-    pytest.param(_extra, ("extra",), id="extra-array"),
-    pytest.param(_missing, ("0.bias",), id="missing-array"),
+    pytest.param(_shape, ("layer 0 weight must have shape (2, 3) and dtype float32, the file has (3, 2) float32",),
+                 id="shape-mismatch"),
+    pytest.param(_dtype, ("array '0.weight' (layer 0 weight) holds (2, 3) of float64, the header says (2, 3) of "
+                          "float32",), id="dtype-mismatch"),
+    pytest.param(_extra, ("unexpected arrays ['extra']",), id="extra-array"),
+    pytest.param(_missing, ("array '0.bias' (layer 0 bias) is missing",), id="missing-array"),
     pytest.param(_bad_config, ("three",), id="bad-layer-config"),
     pytest.param(_unknown_kwarg, ("evil",), id="unknown-config-key"),
-    pytest.param(_no_params_entry, ("bias",), id="parameter-not-listed"),
+    pytest.param(_no_params_entry, ("unexpected arrays ['0.bias']",), id="parameter-not-listed"),
+    pytest.param(_param_and_array_missing, ("layer 0 (Linear) expects parameters ['bias', 'weight'], "
+                                            "the file lists ['weight']",), id="parameter-and-array-missing"),
+    pytest.param(_param_and_array_extra, ("layer 0 (Linear) expects parameters ['bias', 'weight'], "
+                                          "the file lists ['bias', 'gain', 'weight']",),
+                 id="parameter-and-array-extra"),
+    pytest.param(_param_dtype_differs_from_the_layer, ("layer 0 weight must have shape (2, 3) and dtype float32, "
+                                                       "the file has (2, 3) float64",), id="parameter-dtype-vs-layer"),
     pytest.param(_layers_not_list, (), id="layers-not-a-list"),
     pytest.param(_metadata_not_dict, ("metadata",), id="metadata-not-object"),
     pytest.param(_sizes_do_not_fit, (), id="layers-do-not-fit"),
@@ -634,3 +661,259 @@ def test_config_naming_a_little_more_than_its_arrays_is_built_and_compared(tmp_p
     path = _zip(tmp_path / "lie.ffnn", {"__ffnn__.npy": _linear_header(200, 300, shape=[2, 2], sha=_sha(weight)),
                                         "0.weight.npy": _npy_header((2, 2)) + weight.tobytes()})
     _load_fails(path, "layer 0 weight must have shape (300, 200)")()
+
+
+# ----------------------------------------------------------------------------- exact limits and messages
+def test_describe_arrays_and_the_header_of_a_model():
+    import hashlib
+
+    from ffnn.serialize import describe_arrays, describe_model
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    assert describe_arrays({"w": a, "e": np.zeros(0)}) == {
+        "w": {"shape": [2, 3], "dtype": "float32", "sha256": hashlib.sha256(a.tobytes()).hexdigest()},
+        "e": {"shape": [0], "dtype": "float64", "sha256": hashlib.sha256(b"").hexdigest()}}
+    model = ffnn.Sequential([layers.Linear(3, 2, rng=0), layers.Tanh()], metadata={"k": 1})
+    header, arrays = describe_model(model)
+    assert header["format"] == "ffnn-model" and header["version"] == 1 and header["ffnn_version"] == ffnn.__version__
+    assert header["metadata"] == {"k": 1} and list(arrays) == ["0.weight", "0.bias"]
+    assert header["layers"][1] == {"type": "Tanh", "config": {}, "params": {}}
+    assert header["layers"][0]["params"]["bias"] == {"key": "0.bias", **describe_arrays(arrays)["0.bias"]}
+
+
+def _nested(levels):
+    """A value whose lists nest ``levels`` deep ([] is 1 level)."""
+    deep: list = []
+    for _ in range(levels - 1):
+        deep = [deep]
+    return deep
+
+
+def test_json_depth_counts_lists_and_objects():
+    from ffnn.serialize import _json_depth
+    assert _json_depth(5) == 0 and _json_depth("x") == 0 and _json_depth(None) == 0
+    assert _json_depth({}) == 1 and _json_depth([]) == 1 and _json_depth([[]]) == 2
+    assert _json_depth({"a": [1, {"b": [2]}], "c": 3}) == 4
+    assert _json_depth(_nested(64)) == 64
+
+
+def test_a_header_exactly_max_json_depth_deep_saves_and_loads(tmp_path):
+    from ffnn.serialize import MAX_JSON_DEPTH
+    # the header (1) holds the metadata (2) holding the list: MAX_JSON_DEPTH - 2 levels are left for it
+    model = ffnn.Sequential([layers.Linear(2, 2, rng=0)], metadata={"deep": _nested(MAX_JSON_DEPTH - 2)})
+    ffnn.save(model, tmp_path / "ok")
+    assert ffnn.load(tmp_path / "ok").metadata == model.metadata
+    model.metadata["deep"] = _nested(MAX_JSON_DEPTH - 1)
+    with pytest.raises(ModelFileError) as info:
+        ffnn.save(model, tmp_path / "deep")
+    assert str(info.value) == ("the model's header (its metadata) nests deeper than 64 levels; "
+                               "ffnn.load would refuse it")
+    assert not (tmp_path / "deep").exists()
+    header = {**_linear_header(2, 2), "metadata": {"deep": _nested(MAX_JSON_DEPTH - 1)}}
+    _load_fails(_zip(tmp_path / "d.ffnn", {"__ffnn__.npy": header}), "the header nests 65 levels deep; "
+                "expected at most 64")()
+
+
+def test_save_names_what_it_got(tmp_path):
+    with pytest.raises(ModelFileError, match="^save expects an ffnn.Sequential, got Linear$"):
+        ffnn.save(layers.Linear(2, 2), tmp_path / "x")
+
+
+def test_file_errors_name_the_file_and_what_was_expected(tmp_path):
+    path = tmp_path / "random"
+    path.write_bytes(b"not a zip at all" * 10)
+    _load_fails(path, "is not an ffnn model file")()
+    _, saved = _saved(tmp_path)
+    header, arrays = _read(saved)
+    _write(saved, None, arrays, raw_header=b"\xff\xfe{")
+    _load_fails(saved, "the architecture header: not a readable UTF-8 JSON text (UnicodeDecodeError")()
+
+
+def test_a_tampered_array_is_named_with_its_layer(tmp_path):
+    _load_fails(_mutate(tmp_path, _tamper), "array '0.weight' (layer 0 weight) does not match its recorded "
+                "SHA-256; the file is corrupt or was modified")()
+
+
+def test_unexpected_arrays_are_listed_up_to_ten(tmp_path):
+    def extras(h, a):
+        for i in range(12):
+            a[f"x{i:02d}"] = np.zeros(1)
+
+    _load_fails(_mutate(tmp_path, extras),
+                "unexpected arrays ['x00', 'x01', 'x02', 'x03', 'x04', 'x05', 'x06', 'x07', 'x08', 'x09'] not")()
+
+
+def test_the_byte_cap_covers_the_header_and_the_described_arrays(tmp_path):
+    _, path = _saved(tmp_path)
+    header_bytes = len(json.dumps(_read(path)[0]).encode())
+    total = header_bytes + (2 * 3 + 2) * 4                # float32 weight and bias
+    assert ffnn.load(path, max_bytes=total)[0].weight.value.shape == (2, 3)
+    _load_fails(path, "max_bytes", max_bytes=total - 1)()
+    from ffnn.serialize import read_archive
+    assert set(read_archive(path, max_bytes=total)[1]) == {"0.weight", "0.bias"}
+    with pytest.raises(ModelFileError, match="max_bytes"):
+        read_archive(path, max_bytes=total - 1)
+
+
+def test_an_archive_iterates_its_described_arrays(tmp_path):
+    from ffnn.serialize import ModelArchive
+    _, path = _saved(tmp_path)
+    with ModelArchive(path) as archive:
+        assert list(archive) == ["0.weight", "0.bias"] and len(archive) == 2
+        assert archive.training_keys() == []
+        assert archive["0.bias"].shape == (2,)
+
+
+def test_a_checkpoints_training_arrays_are_described_and_verified(tmp_path):
+    from ffnn.serialize import ModelArchive, build_model, describe_model, write_archive
+    model = ffnn.Sequential([layers.Linear(3, 2, rng=0)])
+    header, arrays = describe_model(model)
+    extra = {"t.order": np.arange(5), "t.empty": np.zeros((0, 2))}
+    header["training_arrays"] = {k: {"shape": list(v.shape), "dtype": v.dtype.name, "sha256": _sha(v)}
+                                 for k, v in extra.items()}
+    path = write_archive(tmp_path / "c.ffnn", header, {**arrays, **extra})
+    with ModelArchive(path) as archive:
+        assert archive.training_keys() == ["t.order", "t.empty"]
+        assert archive.described["t.order"][0] == "training"
+        np.testing.assert_array_equal(archive["t.order"], np.arange(5))
+        assert build_model(path, archive.header, archive).out_features == 2
+    np.testing.assert_array_equal(ffnn.load(path)[0].weight.value, model[0].weight.value)
+    header["training_arrays"]["t.order"]["sha256"] = _sha(np.arange(6))    # a corrupt training array
+    write_archive(path, header, {**arrays, **extra})
+    _load_fails(path, "array 't.order' (training) does not match its recorded SHA-256")()
+    header["training_arrays"] = ["t.order"]
+    write_archive(path, header, {**arrays, **extra})
+    _load_fails(path, "the training array list must be an object, got list")()
+
+
+def test_the_header_array_must_be_one_row_of_bytes_within_the_limit(tmp_path, monkeypatch):
+    from ffnn import serialize
+    raw = json.dumps(_linear_header(2, 2)).encode()
+    two_d = _zip(tmp_path / "2d.ffnn", {"__ffnn__.npy": _npy_header((1, len(raw)), "|u1") + raw})
+    _load_fails(two_d, f"the header must be at most {serialize.MAX_HEADER_BYTES} bytes of UTF-8 JSON (uint8), "
+                f"got (1, {len(raw)}) of uint8")()
+    _, path = _saved(tmp_path)
+    size = len(json.dumps(_read(path)[0]).encode())
+    monkeypatch.setattr(serialize, "MAX_HEADER_BYTES", size)
+    assert ffnn.load(path).out_features == 2                     # exactly the limit
+    monkeypatch.setattr(serialize, "MAX_HEADER_BYTES", size - 1)
+    _load_fails(path, f"the header must be at most {size - 1} bytes")()
+
+
+def test_a_header_that_is_not_an_object(tmp_path):
+    raw = b"[1, 2]"
+    _load_fails(_zip(tmp_path / "l.ffnn", {"__ffnn__.npy": _npy_header((len(raw),), "|u1") + raw}),
+                "expected format 'ffnn-model', got 'list'")()
+    _load_fails(_zip(tmp_path / "f.ffnn", {"__ffnn__.npy": {"format": "onnx"}}),
+                "expected format 'ffnn-model', got 'onnx'")()
+
+
+def _shape_entry(shape):
+    def fn(h, a):
+        h["layers"][0]["params"]["weight"]["shape"] = shape
+    return fn
+
+
+@pytest.mark.parametrize("shape", [[2, -3], [True, 3], [2.0, 3], [2, "3"], "2,3"])
+def test_array_entries_need_a_shape_of_non_negative_ints(tmp_path, shape):
+    _load_fails(_mutate(tmp_path, _shape_entry(shape)), "layer 0 weight: expected an array entry with a key, shape, "
+                "dtype and sha256, got")()
+
+
+def test_an_array_described_twice_or_as_the_header(tmp_path):
+    def twice(h, a):
+        h["layers"][0]["params"]["bias"]["key"] = "0.weight"
+
+    def header_key(h, a):
+        h["layers"][0]["params"]["bias"]["key"] = "__ffnn__"
+
+    _load_fails(_mutate(tmp_path, twice), "array '0.weight' is described twice")()
+    _load_fails(_mutate(tmp_path, header_key), "array '__ffnn__' is described twice")()
+
+
+def test_layer_entries_must_be_objects_and_params_may_be_left_out(tmp_path):
+    def not_dict(h, a):
+        h["layers"][1] = "Tanh"
+
+    def no_params(h, a):
+        del h["layers"][1]["params"]                              # Tanh has none
+
+    def layers_dict(h, a):
+        h["layers"] = {"0": h["layers"][0]}
+
+    _load_fails(_mutate(tmp_path, not_dict), "layer 1: expected an entry with 'type', 'config' and 'params', "
+                "got 'Tanh'")()
+    assert type(ffnn.load(_mutate(tmp_path, no_params))[1]) is layers.Tanh
+    _load_fails(_mutate(tmp_path, layers_dict), "'layers' must be a list, got dict")()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda spec: spec.update(type=5), "layer 1: expected an entry with 'type' and 'config', got"),
+    (lambda spec: spec.update(config="x"), "layer 1: expected an entry with 'type' and 'config', got"),
+    (lambda spec: spec.update(type="Evil"), "layer 1: unknown layer type 'Evil'; known types: Linear, Sigmoid, Tanh, "
+                                            "ReLU, LeakyReLU, PReLU"),
+    (lambda spec: spec.update(config={"alpha": 2}), "layer 1 (Tanh): bad configuration {'alpha': 2}: "),
+])
+def test_layer_entries_are_checked_before_building(tmp_path, change, message):
+    _load_fails(_mutate(tmp_path, lambda h, a: change(h["layers"][1])), message)()
+
+
+def test_metadata_may_be_absent_but_must_be_an_object(tmp_path):
+    assert ffnn.load(_mutate(tmp_path, lambda h, a: h.pop("metadata"))).metadata == {}
+    _load_fails(_mutate(tmp_path, lambda h, a: h.update(metadata=[1])), "'metadata' must be an object, got list")()
+
+
+def test_layers_that_do_not_fit_are_named(tmp_path):
+    _load_fails(_mutate(tmp_path, _sizes_do_not_fit), "the layers do not fit together: ")()
+
+
+@pytest.mark.parametrize("outputs, meta, ok", [
+    (1, {"n_classes": 2}, True),                     # one logit: two classes
+    (2, {"n_classes": 2}, True), (3, {"n_classes": 2}, False), (1, {"n_classes": 3}, False),
+    (2, {"class_names": ["a", "b", "c"]}, False),    # counted from the names
+    (3, {"class_names": ["a", "b", "c"]}, True), (2, {"class_names": []}, True),
+])
+def test_a_classifiers_classes_must_match_its_outputs(tmp_path, outputs, meta, ok):
+    for task in ("classification", "regression"):
+        model = ffnn.Sequential([layers.Linear(2, outputs, rng=0)], metadata={"task": task, **meta})
+        path = tmp_path / f"{task}.ffnn"
+        ffnn.save(model, path)
+        if ok or task == "regression":
+            assert ffnn.load(path).out_features == outputs
+        else:
+            n = meta.get("n_classes") or len(meta["class_names"])
+            _load_fails(path, f"the metadata describes {n} classes but the network has {outputs} outputs")()
+
+
+def _implied_case(tmp_path, monkeypatch, allowance):
+    """Linear(3, 2), Tanh, Linear(2, 2): the configurations name 8 (3*2 + 2*2) = 80 bytes, the
+    parameters hold 8 (6 + 2 + 4 + 2) = 112; refused when 80 > 4 * 112 + allowance."""
+    from ffnn import serialize
+    monkeypatch.setattr(serialize, "CONFIG_ALLOWANCE", allowance)
+    path = tmp_path / "m.ffnn"
+    ffnn.save(ffnn.Sequential([layers.Linear(3, 2, rng=0), layers.Tanh(), layers.Linear(2, 2, rng=1)]), path)
+    return path
+
+
+def test_the_implied_size_limit_exactly(tmp_path, monkeypatch):
+    assert ffnn.load(_implied_case(tmp_path, monkeypatch, 80 - 4 * 112)).out_features == 2
+    _load_fails(_implied_case(tmp_path, monkeypatch, 80 - 4 * 112 - 1),
+                "the layer configurations name about 10 values but the file's parameters hold 14; refused before "
+                "building the layers")()
+
+
+def test_the_implied_size_ignores_ones_and_parameter_free_layers(tmp_path, monkeypatch):
+    """Linear(1, 1) names no size above 1 (0 bytes) and holds 16; Tanh names nothing."""
+    from ffnn import serialize
+    monkeypatch.setattr(serialize, "CONFIG_ALLOWANCE", -4 * 16)
+    path = tmp_path / "m.ffnn"
+    ffnn.save(ffnn.Sequential([layers.Linear(1, 1, rng=0), layers.Tanh()]), path)
+    assert ffnn.load(path).out_features == 1
+
+
+def test_the_implied_size_counts_a_size_of_two(tmp_path, monkeypatch):
+    """Linear(3, 2): 48 bytes named, 64 held; at allowance 47 - 256 the 2 must count."""
+    from ffnn import serialize
+    monkeypatch.setattr(serialize, "CONFIG_ALLOWANCE", 47 - 4 * 64)
+    path = tmp_path / "m.ffnn"
+    ffnn.save(ffnn.Sequential([layers.Linear(3, 2, rng=0)]), path)
+    _load_fails(path, "name about 6 values but the file's parameters hold 8")()

@@ -857,3 +857,97 @@ def test_evaluate_regression_has_no_accuracy():
     result = evaluate(model, losses.EuclideanLoss(), X, T, batch_size=3)
     assert set(result) == {"loss"}
     assert result["loss"] == pytest.approx(0.5 * np.mean(np.sum((model.predict(X) - T) ** 2, axis=1)))
+
+
+# ---------------------------------------------------------------------------
+# accuracy of every target kind, and the epoch's running totals
+# ---------------------------------------------------------------------------
+
+FROZEN_LR = 1e-300     # an SGD step that leaves every weight exactly as it was
+
+
+def frozen_fit(model, loss, X, T, **kwargs):
+    """One epoch whose steps change nothing: every batch sees the initial weights (made
+    nonzero by :func:`nudged`: a zero bias would move by lr * grad)."""
+    before = model.state()
+    h = quiet_fit(model, loss, optim.SGD(model.parameters(), FROZEN_LR), X, T, epochs=1, seed=0, **kwargs)
+    assert states_equal(model.state(), before)
+    return h
+
+
+def nudged(model):
+    for p in model.parameters():
+        p.value += 0.0625
+    return model
+
+
+def probability_rows(y, k):
+    """Soft targets whose most probable class is ``y``: 0.6 on it, the rest spread."""
+    P = np.full((len(y), k), 0.4 / (k - 1))
+    P[np.arange(len(y)), y] = 0.6
+    return P
+
+
+@pytest.mark.parametrize("batch_size", [None, 7])
+@pytest.mark.parametrize("targets", ["labels", "one-hot", "probabilities"])
+def test_accuracy_of_labels_one_hot_and_probability_targets(targets, batch_size):
+    X, y = blobs(n=30)
+    model = nudged(small_net(seed=3))
+    out = model.forward(X)
+    expected = np.mean(out.argmax(axis=1) == y)
+    assert 0 < expected < 1 and expected != 0.5          # a flipped comparison would show
+    T = {"labels": y, "one-hot": np.eye(3)[y], "probabilities": probability_rows(y, 3)}[targets]
+    h = frozen_fit(model, losses.SoftmaxCrossEntropy(), X, T, batch_size=batch_size, validation=(X, T))
+    assert h["accuracy"][0] == pytest.approx(expected, abs=1e-12)
+    assert h["val_accuracy"][0] == pytest.approx(expected, abs=1e-12)
+    assert evaluate(model, losses.SoftmaxCrossEntropy(), X, T, batch_size=4)["accuracy"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("batch_size", [None, 4])
+def test_binary_cross_entropy_accuracy_counts_each_output(batch_size):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(18, 4))
+    T = (rng.random((18, 2)) > 0.5).astype(np.float64)
+    model = nudged(mlp([4, 5, 2], "tanh", seed=2, dtype=np.float64))
+    out = model.forward(X)
+    expected = np.mean((out > 0) == (T > 0.5))          # logits: a 1 is predicted above 0
+    assert 0 < expected < 1 and expected != 0.5
+    h = frozen_fit(model, losses.BinaryCrossEntropy(), X, T, batch_size=batch_size, validation=(X, T))
+    assert h["accuracy"][0] == pytest.approx(expected, abs=1e-12)
+    assert h["val_accuracy"][0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_regression_records_no_accuracy():
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(size=(12, 3)), rng.normal(size=(12, 1))
+    h = frozen_fit(nudged(mlp([3, 4, 1], "tanh", seed=0, dtype=np.float64)), losses.EuclideanLoss(), X, T,
+                   batch_size=5, validation=(X, T))
+    assert "accuracy" not in h.keys() and "val_accuracy" not in h.keys() and "val_loss" in h.keys()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_epoch_loss_of_minibatches_with_a_remainder(reduction):
+    X, y = blobs(n=23)
+    model = nudged(small_net())
+    loss = losses.SoftmaxCrossEntropy(reduction=reduction)
+    direct = loss.forward(model.forward(X), y)
+    h = frozen_fit(model, loss, X, y, batch_size=10, shuffle=False)
+    # mean: the sum over batches of (batch mean * batch size) / n; sum: the sum of the batch sums
+    assert h["loss"][0] == pytest.approx(direct, rel=1e-12)
+    held_out = evaluate(model, loss, X, y, batch_size=6)
+    assert held_out["loss"] == pytest.approx(direct, rel=1e-12)
+
+
+def test_batches_per_epoch_is_an_int_with_the_remainder():
+    from ffnn.train import Trainer
+    X, y = blobs(n=10)
+    model = small_net()
+    trainer = Trainer(model, losses.SoftmaxCrossEntropy(), optim.SGD(model.parameters(), 0.1), batch_size=4)
+    assert trainer.batches_per_epoch == 0                  # nothing bound yet
+    trainer.run_epoch(X, y)
+    assert trainer.batches_per_epoch == 3 and type(trainer.batches_per_epoch) is int
+    for batch_size, expected in [(5, 2), (64, 1), (1, 10), (None, 1)]:
+        trainer = Trainer(model, losses.SoftmaxCrossEntropy(), optim.SGD(model.parameters(), 0.1),
+                          batch_size=batch_size)
+        trainer.run_epoch(X, y)
+        assert trainer.batches_per_epoch == expected and type(trainer.batches_per_epoch) is int

@@ -407,7 +407,8 @@ INITIALIZERS: Table[_init.Initializer] = Table("init", [
 ])
 """Weight initializers by name (``"gaussian:STD"`` chooses the standard deviation)."""
 
-_GAUSSIAN_STD = re.compile(r"^gaussian(?::|\(std=)([0-9.eE+-]+)\)?$")
+_GAUSSIAN_STD = re.compile(r"^gaussian(?::([0-9.eE+-]+)|\(std=([0-9.eE+-]+)\))$")
+"""``gaussian:STD`` or ``gaussian(std=STD)``."""
 
 
 def initializer(init: str | _init.Initializer) -> _init.Initializer:
@@ -420,7 +421,7 @@ def initializer(init: str | _init.Initializer) -> _init.Initializer:
     match = _GAUSSIAN_STD.match(init) if isinstance(init, str) else None
     if match:
         try:
-            return _init.gaussian(float(match.group(1)))
+            return _init.gaussian(float(match.group(1) or match.group(2)))
         except ValueError:
             pass
     raise ConfigError(f"init must be one of {', '.join(map(repr, INITIALIZERS))}, 'gaussian:STD' or a callable "

@@ -22,10 +22,17 @@ from .model import Sequential
 
 __all__ = ["gradcheck", "GradcheckReport", "GradcheckEntry"]
 
+_TINY = float(np.finfo(np.float64).tiny)
+
 
 @dataclass(frozen=True)
 class GradcheckEntry:
-    """The comparison for one parameter (or the input)."""
+    """The comparison for one parameter (or the input).
+
+    Over the checked elements, with ``a`` the backpropagated and ``n`` the numeric derivative:
+    ``max_abs_error = max |a - n|``, ``max_rel_error = max |a - n| / max(|a|, |n|, atol)``, and
+    ``ok`` when every element has ``|a - n| <= atol + rtol |n|``.
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -133,7 +140,7 @@ def gradcheck(model: Sequential, loss: Loss, X: Any, y: Any, eps: float = 1e-6, 
     if isinstance(y, np.ndarray) and y.dtype.kind == "f":
         y = y.astype(np.float64)
 
-    kinked = [(i, layer, tuple(float(k) for k in getattr(layer, "kinks", ()) or ()))
+    kinked = [(i, layer, tuple(float(k) for k in layer.kinks or ()))      # every Layer has kinks
               for i, layer in enumerate(net.layers)]
     kinked = [entry for entry in kinked if entry[2]]
 
@@ -141,7 +148,7 @@ def gradcheck(model: Sequential, loss: Loss, X: Any, y: Any, eps: float = 1e-6, 
         """The loss, and the side (-1, 0, +1) of every kink for every input of a layer with kinks."""
         x, sides = X, []
         for layer in net.layers:
-            corners = getattr(layer, "kinks", ()) or ()
+            corners = layer.kinks or ()
             if corners:
                 sides.append(np.stack([np.sign(x - float(k)) for k in corners]).astype(np.int8))
             x = layer.forward(x)
@@ -180,7 +187,8 @@ def gradcheck(model: Sequential, loss: Loss, X: Any, y: Any, eps: float = 1e-6, 
                 at_kinks |= corners
         a, numeric = flat_analytic[idx][smooth], numeric[smooth]
         abs_err = np.abs(a - numeric)
-        rel_err = abs_err / np.maximum(np.maximum(np.abs(a), np.abs(numeric)), atol)
+        # at least the smallest normal float: a zero gradient with atol=0 is a zero relative error, not 0/0
+        rel_err = abs_err / np.maximum(np.maximum(np.abs(a), np.abs(numeric)), max(atol, _TINY))
         entries.append(GradcheckEntry(
             name=name, shape=tuple(value.shape), checked=int(smooth.sum()),
             max_abs_error=float(abs_err.max(initial=0.0)), max_rel_error=float(rel_err.max(initial=0.0)),

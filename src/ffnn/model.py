@@ -143,7 +143,7 @@ class Sequential:
         dx = self._backward(grad, input_grad)
         return None if dx is None else dx.copy()
 
-    def _backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+    def _backward(self, grad: np.ndarray, input_grad: bool) -> np.ndarray | None:
         layers = self.layers
         for i in range(len(layers) - 1, 0, -1):
             out = layers[i].backward(grad)

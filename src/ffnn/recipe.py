@@ -388,7 +388,7 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return repr(value) if not isinstance(value, float) or math.isfinite(value) else ("inf" if value > 0 else "nan")
+        return repr(value)                   # Python writes inf, -inf and nan as TOML does
     return json.dumps(value)             # a TOML basic string is a JSON string
 
 

@@ -246,6 +246,7 @@ class Trainer:
         self._loss_sum, self._correct, self._seen, self._seconds = 0.0, 0.0, 0, 0.0
         self._last_loss = math.nan
         self._data: _Data | None = None
+        self._loaded_data: dict[str, Any] | None = None     # the data fingerprint of a state loaded before any data
         self._data_weights: ArrayLike | None = None
         self.last_weights: np.ndarray | None = None
         self._interrupt = _InterruptFlag(active=False)
@@ -302,7 +303,9 @@ class Trainer:
         bs = n if self.batch_size is None else min(self.batch_size, n)
         self._data = _Data(X_arr, y_arr, X_val, y_val, BatchGatherer(X_arr, bs), source, w_arr)
         self._data_weights = sample_weight
-        self._order = None
+        loaded, self._loaded_data = self._loaded_data, None
+        if loaded is None or loaded != _fingerprint(self._data):
+            self._order = None            # new data, new order; a loaded mid-epoch order is kept for its own data
         return self._data
 
     @property
@@ -411,8 +414,10 @@ class Trainer:
         assert data is not None
         t0 = time.perf_counter()
         mean = self.loss.reduction == "mean"
-        # one batch (full-batch descent): its loss exactly, not value * n / n
-        loss = self._last_loss if self.batch == 1 else self._loss_sum / self._seen if mean else self._loss_sum
+        # one batch (full-batch descent): its loss exactly, not value * n / n (unless the epoch was
+        # resumed after that batch: then only the running totals are known)
+        one = self.batch == 1 and not math.isnan(self._last_loss)
+        loss = self._last_loss if one else self._loss_sum / self._seen if mean else self._loss_sum
         record: dict[str, float] = {"epoch": epoch, "loss": loss}
         if self.loss.classification:
             record["accuracy"] = self._correct / self._seen
@@ -525,6 +530,7 @@ class Trainer:
         self.epoch, self.batch = position["epoch"], position["batch"]
         self._order = None if position["order"] is None else np.array(position["order"], dtype=np.intp)
         self._loss_sum, self._correct, self._seen = position["loss_sum"], position["correct"], position["seen"]
+        self._last_loss = math.nan                 # not saved: the epoch's loss comes from the totals
         set_generator_state(self.rng, position["rng"], "trainer rng")
 
     def state_dict(self) -> TrainerState:
@@ -583,6 +589,7 @@ class Trainer:
             raise
         self._rng_start = state["rng_start"]
         self._partial_record = False
+        self._loaded_data = state.get("data")      # a later binding keeps the loaded order only for this data
 
     def _apply(self, state: dict[str, Any], position: dict[str, Any]) -> None:
         self.model.load_state(state["model"])
@@ -591,11 +598,11 @@ class Trainer:
         for layer, extra in zip(self.model.layers, state["layers"], strict=True):
             layer.load_extra_state(extra)
         self.optimizer.load_state_dict(state["optimizer"])
-        for schedule, saved in zip(self.schedules, state["schedules"], strict=True):
+        for schedule, saved in zip(self.schedules, state.get("schedules", []), strict=True):
             if saved is not None:
                 _load_schedule_state(schedule, saved)
         self.history.load_state_dict(state["history"])
-        for cb, saved in zip(self._user_callbacks, state["callbacks"], strict=True):
+        for cb, saved in zip(self._user_callbacks, state.get("callbacks", []), strict=True):  # optional, as checked
             cb.load_state_dict(saved["state"])
         self._set_position(position)
 
