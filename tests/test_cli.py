@@ -839,3 +839,11 @@ def test_impossible_options_are_one_line_before_anything_is_allocated(tmp_path, 
     code, _, err = run_quietly(argv + ["--out", str(tmp_path / "run")])
     assert_user_error(code, err, needle)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_refused_before_its_first_checkpoint_leaves_nothing_behind(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, stderr = run_quietly(["train", "--data", "xor", "--n", "8", "--epochs", "1", "--no-progress",
+                                   "--no-plots"])                   # 4 samples: no room for a held-out split
+    assert code == 2 and stderr.startswith("ffnn: error: validation fraction"), stderr
+    assert list((tmp_path / "runs").iterdir()) == []               # no run, no state kept for --resume

@@ -167,9 +167,12 @@ def _check(argv, files, tmp_path_factory):
         if argv[:2] == [command, action] and any(a in names for a in argv):
             return
     work = tmp_path_factory.mktemp("fuzz")
-    code, stdout, stderr = _run(_materialize(argv, files, work))
+    with contextlib.chdir(work):                    # a run without --out goes to work/runs/
+        code, stdout, stderr = _run(_materialize(argv, files, work))
     assert code in (0, 1, 2, 130), (argv, code, stderr)
     assert "Traceback" not in stderr, (argv, stderr)
+    staging = [str(p) for p in work.rglob("*.ffnn-run")]
+    assert not staging, (argv, code, stderr, staging)   # a failed run leaves no staging directory
     if code == 2:
         lines = stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("ffnn: error:"), (argv, stderr)

@@ -228,9 +228,13 @@ def run_training(cfg: TrainConfig, print_fn: Callable[..., None] = print, *,
         return _train_and_publish(cfg, run, run_dir, print_fn, shared)
     except BaseException as exc:
         from .distributed import end_job_at_exit
-        from .errors import TrainingDivergedError
-        if isinstance(exc, TrainingDivergedError) and root:  # resuming would diverge again
-            shutil.rmtree(_state_dir(run_dir), ignore_errors=True)
+        from .errors import FfnnError, TrainingDivergedError
+        state = _state_dir(run_dir)
+        # Nothing to resume: a run that diverged (it would diverge again), or one refused before
+        # its first checkpoint (bad data or options; it would be refused again).
+        if root and (isinstance(exc, TrainingDivergedError)
+                     or isinstance(exc, FfnnError) and not (state / "checkpoint.ffnn").exists()):
+            shutil.rmtree(state, ignore_errors=True)
         end_job_at_exit(shared, exc)                # the other ranks may be waiting in an Allreduce
         raise
 
