@@ -159,6 +159,10 @@ def test_a_failed_trial_is_recorded_and_the_others_finish(tmp_path: Path, cluste
     assert "\n" not in rows[1]["error"]
     again = ffnn.sweep(spec, tmp_path / "sweep", scheduler=cluster.scheduler_address)    # the failed one again
     assert [r["status"] for r in again] == ["done", "failed"]
+    stale = tmp_path / "sweep" / ".results.csv.0123456789ab.tmp.csv"   # left by a sweep killed mid-write
+    stale.write_text("trial\n")
+    ffnn.sweep(spec, tmp_path / "sweep", scheduler=cluster.scheduler_address)
+    assert not stale.exists()
     with pytest.raises(ffnn.ConfigError, match="holds another sweep"):
         ffnn.sweep({**spec, "sweep": {"data": ["xor"]}}, tmp_path / "sweep", scheduler=cluster.scheduler_address)
 
@@ -188,3 +192,11 @@ def test_a_killed_sweep_skips_finished_trials_and_resumes_the_interrupted(tmp_pa
     _resumed(out, victim, before)
     assert "best: " in second.stdout and "val_loss" in second.stdout
     assert sorted(p.name for p in out.iterdir()) == sorted([*trials, "results.csv", "sweep.json", ".locks"])
+
+
+def test_a_second_sweep_on_a_running_sweeps_directory_is_refused(tmp_path: Path) -> None:
+    from ffnn.sweeps import _locked
+    spec = {"train": {"hidden": "4", "epochs": 1}, "sweep": {"data": ["xor"]}}
+    with _locked(tmp_path / "sweep" / ".locks" / ".sweep"):          # as a running sweep holds it
+        with pytest.raises(ffnn.ConfigError, match="another ffnn sweep is running in"):
+            ffnn.sweep(spec, tmp_path / "sweep", workers=1)

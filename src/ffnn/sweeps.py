@@ -245,8 +245,10 @@ def _one_blas_thread() -> Iterator[None]:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``path`` (POSIX ``flock``; released when its holder dies)."""
+def _locked(path: Path, busy: str | None = None) -> Iterator[None]:
+    """An exclusive lock on ``path`` (POSIX ``flock``; released when its holder dies). With
+    ``busy``, a lock held by another process raises :class:`ConfigError` with that message
+    instead of waiting."""
     try:
         import fcntl
     except ImportError:                  # not POSIX: no lock
@@ -254,7 +256,10 @@ def _locked(path: Path) -> Iterator[None]:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (fcntl.LOCK_NB if busy else 0))
+        except BlockingIOError:
+            raise ConfigError(busy) from None
         yield
 
 
@@ -317,13 +322,24 @@ def sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out: str
     SweepResults
         The rows (dicts), best first; ``.best``, ``.to_pandas()``.
     """
-    from .callbacks import want_progress
     spec = spec if isinstance(spec, SweepSpec) else SweepSpec.load(spec)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers: expected an integer >= 1, got {workers!r}")
     if workers is not None and scheduler is not None:
         raise ConfigError("give --workers (a local cluster) or --scheduler (a running one), not both")
     out = Path(out)
+    with _locked(out / ".locks" / ".sweep", busy=f"another ffnn sweep is running in {out}; wait for it to end"):
+        return _sweep_owned(spec, out, workers, scheduler, retries, progress, print_fn)
+
+
+def _sweep_owned(spec: SweepSpec, out: Path, workers: int | None, scheduler: str | None, retries: int,
+                 progress: bool | None, print_fn: Callable[..., None] | None) -> SweepResults:
+    """:func:`sweep` once this process holds the sweep directory: the files a killed sweep was
+    writing are its own to remove."""
+    from ._atomic import remove_stale_temporaries
+    from .callbacks import want_progress
+    for name in ("sweep.json", "results.csv"):
+        remove_stale_temporaries(out / name)
     trials = spec.trial_list()
     _claim(out, spec)
     rows: dict[str, dict[str, Any]] = {}
