@@ -9,6 +9,8 @@ Generic on purpose: module-specific fixtures live in their own test modules.
   uvicorn, Playwright or /usr/bin/chromium is missing), for the browser tests.
 - ``client``: Starlette's TestClient of a fresh playground app, addressed as 127.0.0.1 (the
   playground refuses other Host headers).
+- ``peak_bytes(fn)``: the peak memory traced while ``fn()`` runs (``from conftest import
+  peak_bytes``), for the tests of bounded memory.
 - ``requires_torch``: skip a test cleanly when PyTorch is not installed. Use either
   ``@pytest.mark.requires_torch`` (registered below, no import needed) or
   ``from conftest import requires_torch`` (a ``pytest.mark.skipif``).
@@ -21,6 +23,7 @@ import os
 import socket
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +36,17 @@ requires_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch not installed
 """Skip marker for tests that compare against PyTorch (a test-only dependency)."""
 
 FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def peak_bytes(fn: Any) -> int:
+    """Peak traced memory (tracemalloc, which sees NumPy's allocations) while ``fn()`` runs."""
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -157,3 +157,17 @@ def compare_with_torch(
         _assert_close(f"gradient d(sum(out*R))/d({name})", m, theirs, grad_rtol, grad_atol)
         result[name] = m
     return result
+
+
+def torch_lrs(opt: Any, scheduler: Any, epochs: int, metrics: Sequence[float] | None = None) -> list[float]:
+    """A torch scheduler's learning rates: the first, then one after each of ``epochs`` steps
+    (``scheduler.step(metrics[t])`` when ``metrics`` are given), as ffnn's schedules are compared."""
+    lrs = [opt.param_groups[0]["lr"]]
+    for t in range(epochs):
+        opt.step()
+        if metrics is None:
+            scheduler.step()
+        else:
+            scheduler.step(metrics[t])
+        lrs.append(opt.param_groups[0]["lr"])
+    return lrs

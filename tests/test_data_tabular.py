@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import ffnn
+from conftest import peak_bytes
 from ffnn import data
 from ffnn.data.tabular import infer_task, input_rows, load_csv, load_npz, read_table
 from ffnn.errors import ConfigError, DataError
@@ -320,16 +321,6 @@ def test_hostile_npz_predict_input_is_a_data_error(tmp_path, case):
         input_rows(path, 3)
 
 
-def _peak(fn):
-    import tracemalloc
-    tracemalloc.start()
-    try:
-        fn()
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
-
 
 def _huge_npz(path, shape, payload=b"\0" * 64, compression=zipfile.ZIP_STORED):
     import io
@@ -349,7 +340,7 @@ def test_npz_declaring_a_trillion_elements_fails_in_bounded_memory(tmp_path):
         def run(read=read):
             with pytest.raises(DataError, match="d.npz.*'X'"):
                 read()
-        assert _peak(run) < 64 * 2**20
+        assert peak_bytes(run) < 64 * 2**20
 
 
 def test_npz_over_the_size_cap_is_refused_before_reading(tmp_path):
@@ -363,7 +354,7 @@ def test_npz_over_the_size_cap_is_refused_before_reading(tmp_path):
                 pytest.raises(DataError, match="max_bytes"):
             archive.check_total()
             archive.read("X")
-    assert _peak(run) < 1 * 2**20
+    assert peak_bytes(run) < 1 * 2**20
 
 
 # ----------------------------------------------------------------------------- the CLI with text labels

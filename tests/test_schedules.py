@@ -24,6 +24,7 @@ from ffnn.schedules import (
     Schedule,
     StepLR,
 )
+from reference import torch_lrs
 
 try:
     import torch
@@ -116,17 +117,9 @@ def _torch_lrs(make_scheduler, lr, epochs, metrics=None):
     param = torch.zeros(1, requires_grad=True)
     opt = torch.optim.SGD([param], lr=lr)
     scheduler = make_scheduler(opt)
-    values = [opt.param_groups[0]["lr"]]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for t in range(epochs):
-            opt.step()
-            if metrics is None:
-                scheduler.step()
-            else:
-                scheduler.step(metrics[t])
-            values.append(opt.param_groups[0]["lr"])
-    return values
+        return torch_lrs(opt, scheduler, epochs, metrics)
 
 
 TORCH_CASES = [

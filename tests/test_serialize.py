@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import ffnn
+from conftest import peak_bytes
 from ffnn import layers
 from ffnn.errors import FfnnError, ModelFileError
 from ffnn.serialize import FORMAT_VERSION
@@ -447,17 +448,6 @@ def _zip(path, members, compression=zipfile.ZIP_STORED):
     return path
 
 
-def _peak_bytes(fn):
-    """Peak traced memory (tracemalloc, which sees NumPy's allocations) while ``fn`` runs."""
-    import tracemalloc
-    tracemalloc.start()
-    try:
-        fn()
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
-
 
 def _load_fails(path, *match, **kw):
     def run():
@@ -476,20 +466,20 @@ def test_tiny_file_declaring_a_huge_layer_fails_in_bounded_memory(tmp_path):
     """The issue's 427-byte file: a header declaring Linear(12000, 12000), and no data."""
     path = _zip(tmp_path / "huge.ffnn", {"__ffnn__.npy": _linear_header(12000, 12000)})
     assert path.stat().st_size < 1024
-    assert _peak_bytes(_load_fails(path, "0.weight", "missing")) < LIMIT
+    assert peak_bytes(_load_fails(path, "0.weight", "missing")) < LIMIT
 
 
 @pytest.mark.parametrize("n", [12000, 200000])
 def test_npy_header_declaring_a_huge_array_without_its_data(tmp_path, n):
     path = _zip(tmp_path / "huge.ffnn", {"__ffnn__.npy": _linear_header(n, n),
                                          "0.weight.npy": _npy_header((n, n))})
-    assert _peak_bytes(_load_fails(path, "0.weight", "holds 0")) < LIMIT
+    assert peak_bytes(_load_fails(path, "0.weight", "holds 0")) < LIMIT
 
 
 def test_npy_of_a_trillion_elements_fails_in_bounded_memory(tmp_path):
     path = _zip(tmp_path / "huge.ffnn", {"__ffnn__.npy": _linear_header(2, 2, shape=[10**6, 10**6]),
                                          "0.weight.npy": _npy_header((10**6, 10**6)) + b"\0" * 64})
-    assert _peak_bytes(_load_fails(path, "0.weight")) < LIMIT
+    assert peak_bytes(_load_fails(path, "0.weight")) < LIMIT
 
 
 def test_npy_shape_that_differs_from_the_header_is_refused_before_reading(tmp_path):
@@ -498,7 +488,7 @@ def test_npy_shape_that_differs_from_the_header_is_refused_before_reading(tmp_pa
                                       "0.weight.npy": _npy_header(data.shape) + data.tobytes()},
                 zipfile.ZIP_DEFLATED)
     assert path.stat().st_size < 200_000
-    assert _peak_bytes(_load_fails(path, "(4000, 4000)", "(2, 2)")) < LIMIT
+    assert peak_bytes(_load_fails(path, "(4000, 4000)", "(2, 2)")) < LIMIT
 
 
 def _patch_sizes(path, name, file_size):
@@ -523,7 +513,7 @@ def test_zip_bomb_member_is_stopped_while_streaming(tmp_path):
     path = _zip(tmp_path / "bomb.ffnn", {"__ffnn__.npy": _linear_header(10, 1, shape=[1, 10]),
                                          "0.weight.npy": head + b"\0" * 100 * 2**20}, zipfile.ZIP_DEFLATED)
     _patch_sizes(path, "0.weight.npy", len(head) + 40)
-    assert _peak_bytes(_load_fails(path, "0.weight")) < LIMIT
+    assert peak_bytes(_load_fails(path, "0.weight")) < LIMIT
 
 
 def test_member_declaring_more_than_its_stored_bytes_can_hold(tmp_path):
@@ -531,7 +521,7 @@ def test_member_declaring_more_than_its_stored_bytes_can_hold(tmp_path):
     path = _zip(tmp_path / "lie.ffnn", {"__ffnn__.npy": _linear_header(5000, 5000),
                                         "0.weight.npy": head + b"\0" * 64}, zipfile.ZIP_DEFLATED)
     _patch_sizes(path, "0.weight.npy", len(head) + 4 * 5000 * 5000)
-    assert _peak_bytes(_load_fails(path, "0.weight", "stored bytes")) < LIMIT
+    assert peak_bytes(_load_fails(path, "0.weight", "stored bytes")) < LIMIT
 
 
 def test_total_size_is_capped_before_reading(tmp_path):
@@ -541,7 +531,7 @@ def test_total_size_is_capped_before_reading(tmp_path):
                                         "0.weight.npy": _npy_header(weight.shape) + weight.tobytes()},
                 zipfile.ZIP_DEFLATED)
     del weight
-    assert _peak_bytes(_load_fails(path, "max_bytes", max_bytes=LIMIT)) < LIMIT
+    assert peak_bytes(_load_fails(path, "max_bytes", max_bytes=LIMIT)) < LIMIT
     assert ffnn.load(path)[0].weight.value.shape == (5000, 5000)
 
 
@@ -653,7 +643,7 @@ def test_config_naming_far_more_than_its_arrays_is_refused_before_building(tmp_p
     weight = np.zeros((2, 2), np.float32)
     path = _zip(tmp_path / "lie.ffnn", {"__ffnn__.npy": _linear_header(12000, 12000, shape=[2, 2], sha=_sha(weight)),
                                         "0.weight.npy": _npy_header((2, 2)) + weight.tobytes()})
-    assert _peak_bytes(_load_fails(path, "configurations name", "before building")) < LIMIT
+    assert peak_bytes(_load_fails(path, "configurations name", "before building")) < LIMIT
 
 
 def test_config_naming_a_little_more_than_its_arrays_is_built_and_compared(tmp_path):

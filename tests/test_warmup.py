@@ -12,6 +12,7 @@ from ffnn.errors import ConfigError
 from ffnn.parameter import Parameter
 from ffnn.recipe import Recipe
 from ffnn.schedules import CosineLR, LinearWarmup, ReduceLROnPlateau, StepLR
+from reference import torch_lrs
 
 torch = pytest.importorskip("torch")
 lr_scheduler = torch.optim.lr_scheduler
@@ -23,18 +24,6 @@ def _opt(lr=0.1):
 
 def _torch_opt(lr=0.1):
     return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr, momentum=0.9)
-
-
-def _torch_lrs(opt, scheduler, epochs, metrics=None):
-    lrs = [opt.param_groups[0]["lr"]]
-    for t in range(epochs):
-        opt.step()
-        if metrics is None:
-            scheduler.step()
-        else:
-            scheduler.step(metrics[t])
-        lrs.append(opt.param_groups[0]["lr"])
-    return lrs
 
 
 def _ours(opt, schedule, epochs, metrics=None):
@@ -49,7 +38,7 @@ def test_warmup_then_cosine_matches_torch_sequential_lr(warm, start_factor):
     opt = _opt()
     ours = _ours(opt, LinearWarmup(opt, warm, start_factor, then=CosineLR(opt, t_max=total - warm)), total)
     t_opt = _torch_opt()
-    theirs = _torch_lrs(t_opt, lr_scheduler.SequentialLR(
+    theirs = torch_lrs(t_opt, lr_scheduler.SequentialLR(
         t_opt, [lr_scheduler.LinearLR(t_opt, start_factor=s, total_iters=warm),
                 lr_scheduler.CosineAnnealingLR(t_opt, T_max=total - warm)], milestones=[warm]), total)
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
@@ -60,14 +49,14 @@ def test_warmup_then_step_and_warmup_alone_match_torch():
     opt = _opt()
     ours = _ours(opt, LinearWarmup(opt, 2, 0.1, then=StepLR(opt, step_size=3, gamma=0.5)), 10)
     t_opt = _torch_opt()
-    theirs = _torch_lrs(t_opt, lr_scheduler.SequentialLR(
+    theirs = torch_lrs(t_opt, lr_scheduler.SequentialLR(
         t_opt, [lr_scheduler.LinearLR(t_opt, start_factor=0.1, total_iters=2),
                 lr_scheduler.StepLR(t_opt, step_size=3, gamma=0.5)], milestones=[2]), 10)
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
     opt = _opt()
     ours = _ours(opt, LinearWarmup(opt, 4, 0.2), 7)
     t_opt = _torch_opt()
-    theirs = _torch_lrs(t_opt, lr_scheduler.LinearLR(t_opt, start_factor=0.2, total_iters=4), 7)
+    theirs = torch_lrs(t_opt, lr_scheduler.LinearLR(t_opt, start_factor=0.2, total_iters=4), 7)
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 

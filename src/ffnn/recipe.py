@@ -255,10 +255,7 @@ class Recipe:
     @classmethod
     def toml_options(cls, text: str, *, source: str = "TOML") -> dict[str, Any]:
         """:meth:`options` of TOML text: top-level options or a ``[train]`` table."""
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+        doc = read_toml(text, source)
         return cls.options(doc.get("train", doc), source=source)
 
     @classmethod
@@ -382,6 +379,14 @@ def _flag(key: str) -> str:
 
 def _arg(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
+
+
+def read_toml(text: str, source: str = "TOML") -> dict[str, Any]:
+    """The tables of TOML ``text``; invalid TOML is a :class:`ConfigError` naming ``source``."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
 
 
 def _toml_value(value: Any) -> str:

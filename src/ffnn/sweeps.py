@@ -81,12 +81,8 @@ class SweepSpec:
 
     @classmethod
     def from_toml(cls, text: str, *, source: str = "sweep") -> SweepSpec:
-        import tomllib
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-        return cls.from_mapping(doc, source=source)
+        from .recipe import read_toml
+        return cls.from_mapping(read_toml(text, source), source=source)
 
     @classmethod
     def load(cls, spec: str | os.PathLike[str] | Mapping[str, Any]) -> SweepSpec:
