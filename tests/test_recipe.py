@@ -491,7 +491,7 @@ def test_the_printed_forms_of_a_recipe():
     assert "--shift 2" in Recipe(shift=2).to_command()
     assert Recipe(data="xor", lr=1e-3, hidden="3", epochs=2).to_toml() == "\n".join([
         "[train]", 'data = "xor"', 'preprocess = "auto"', 'hidden = "3"', 'activation = "relu"', "dropout = 0.0",
-        'dtype = "float32"', 'loss = "ce"', "label_smoothing = 0.0", 'optimizer = "momentum"', "lr = 0.001",
+        'dtype = "float32"', 'backend = "numpy"', 'loss = "ce"', "label_smoothing = 0.0", 'optimizer = "momentum"', "lr = 0.001",
         "momentum = 0.9", "weight_decay = 0.0", "epochs = 2", "batch_size = 64", "val_fraction = 0.1", "seed = 0",
         "shift = 0"]) + "\n"
     assert json.loads(Recipe(data="xor").to_json()) == Recipe(data="xor").to_dict()

@@ -13,6 +13,8 @@ warnings.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._typing import Array
@@ -20,7 +22,7 @@ from ._typing import Array
 __all__ = ["sigmoid", "softplus", "log_sigmoid"]
 
 
-def sigmoid(z: Array, out: Array | None = None, work: Array | None = None) -> Array:
+def sigmoid(z: Array, out: Array | None = None, work: Array | None = None, xp: Any = np) -> Array:
     """Logistic sigmoid ``1 / (1 + exp(-z))`` without overflow.
 
     ``out`` (the result) and ``work`` (scratch of ``z``'s shape and dtype) are allocated when
@@ -30,32 +32,32 @@ def sigmoid(z: Array, out: Array | None = None, work: Array | None = None) -> Ar
     >>> sigmoid(np.array([-1e4, 0.0, 1e4]))
     array([0. , 0.5, 1. ])
     """
-    e = np.abs(z, out=work)
-    np.negative(e, out=e)
-    np.exp(e, out=e)                            # e = exp(-|z|) in (0, 1]
+    e = xp.abs(z, out=work)
+    xp.negative(e, out=e)
+    xp.exp(e, out=e)                            # e = exp(-|z|) in (0, 1]
     if out is None:
-        out = np.empty_like(e)
-    np.add(e, 1.0, out=out)
-    np.divide(1.0, out, out=out)                # 1 / (1 + e): sigmoid(z) for z >= 0
-    np.multiply(out, e, out=out, where=z < 0)   # e / (1 + e): sigmoid(z) for z < 0
+        out = xp.empty_like(e)
+    xp.add(e, 1.0, out=out)
+    xp.divide(1.0, out, out=out)                # 1 / (1 + e): sigmoid(z) for z >= 0
+    xp.multiply(out, e, out=out, where=z < 0)   # e / (1 + e): sigmoid(z) for z < 0
     return out
 
 
-def softplus(z: Array) -> Array:
+def softplus(z: Array, xp: Any = np) -> Array:
     """``log(1 + exp(z))`` computed as ``max(z, 0) + log1p(exp(-|z|))``.
 
     >>> import numpy as np
     >>> softplus(np.array([-1e4, 0.0, 1e4]))
     array([0.00000000e+00, 6.93147181e-01, 1.00000000e+04])
     """
-    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+    return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
-def log_sigmoid(z: Array) -> Array:
+def log_sigmoid(z: Array, xp: Any = np) -> Array:
     """``log(1 / (1 + exp(-z))) = -softplus(-z)``, finite for every finite z.
 
     >>> import numpy as np
     >>> log_sigmoid(np.array([-1e4, 0.0]))
     array([-1.00000000e+04, -6.93147181e-01])
     """
-    return -softplus(-z)
+    return -softplus(-z, xp=xp)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._validation import check_choice, check_int, check_number
+from .backend import of as backend_of
 from .errors import ConfigError, TrainingDivergedError
 
 if TYPE_CHECKING:
@@ -164,16 +165,22 @@ class DivergenceGuard(Callback):
 
     def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
         self._last_batch = batch
+        if self.trainer.backend.deferred:     # on a GPU the loss is read once per epoch, not per step
+            return
         if not math.isfinite(logs["loss"]):
             self._diverged(self.trainer.epoch + 1, batch, f"the loss is {logs['loss']}")
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        if not all(np.isfinite(p.value).all() for p in self.trainer.parameters):
+        finite = self.trainer.backend.all_finite
+        if not math.isfinite(logs["loss"]):
+            self._diverged(epoch, self._last_batch, f"the epoch's loss is {logs['loss']}")
+        if not all(finite(p.value) for p in self.trainer.parameters):
             self._diverged(epoch, self._last_batch, "a parameter is no longer finite")
 
     def _diverged(self, epoch: int, batch: int, what: str) -> None:
         trainer = self.trainer
-        outside = [p for p in trainer.parameters if not np.isfinite(p.value).all()
+        finite = trainer.backend.all_finite
+        outside = [p for p in trainer.parameters if not finite(p.value)
                    and all(p is not q for q in self.model.parameters())]
         culprit = (f"the parameter {outside[0].name!r} (outside the model)" if outside
                    else diagnose(self.model, trainer.last_batch, trainer.loss))
@@ -186,15 +193,17 @@ class DivergenceGuard(Callback):
             epoch=epoch, batch=batch, layer=culprit)
 
 
-def diagnose(model: Sequential, xb: np.ndarray | None, loss: Loss) -> str:
+def diagnose(model: Sequential, xb: Any, loss: Loss) -> str:
     """Name the first layer whose parameters, output or gradient is non-finite.
 
     When everything is finite but the loss is not, the outputs are so large that the loss
     overflowed: name the last layer and its largest output.
     """
+    backend = model.backend
+    finite = backend.all_finite
     for i, layer in enumerate(model.layers):
         for p in layer.parameters():
-            if not np.isfinite(p.value).all():
+            if not finite(p.value):
                 return f"the {p.name} of layer {i} ({layer!r})"
     if xb is None:
         return "unknown (no batch was seen)"
@@ -202,14 +211,14 @@ def diagnose(model: Sequential, xb: np.ndarray | None, loss: Loss) -> str:
     with np.errstate(all="ignore"):
         for i, layer in enumerate(model.layers):
             x = layer.forward(x)
-            if not np.isfinite(x).all():
+            if not finite(x):
                 return f"the output of layer {i} ({layer!r})"
     for i, layer in enumerate(model.layers):
         for p in layer.parameters():
-            if not np.isfinite(p.grad).all():
+            if not finite(p.grad):
                 return f"the {p.name} gradient of layer {i} ({layer!r})"
     last = len(model.layers) - 1
-    return (f"the output of layer {last} ({model.layers[last]!r}), up to {np.abs(x).max():.3g}, "
+    return (f"the output of layer {last} ({model.layers[last]!r}), up to {np.abs(backend.to_numpy(x)).max():.3g}, "
             f"which overflows {loss!r}")
 
 
@@ -417,7 +426,7 @@ class L1Penalty(Callback):
             return
         for p in self.model.parameters():
             if p.decay:
-                p.grad += self.rate * np.sign(p.value)
+                p.grad += self.rate * self.model.backend.xp.sign(p.value)
 
 
 class GradientClipping(Callback):
@@ -443,9 +452,23 @@ class GradientClipping(Callback):
 
     def on_before_step(self, batch: int) -> None:
         grads = [p.grad for p in self.trainer.parameters]
+        xp = np if type(grads[0]) is np.ndarray else backend_of(grads[0]).xp
+        if xp is not np:
+            self._clip_on_device(xp, grads)
+            return
         norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
         self.last_norm = norm
         coef = self.max_norm / (norm + 1e-6)
         if coef < 1.0:
             for g in grads:
                 g *= g.dtype.type(coef)
+
+    def _clip_on_device(self, xp: Any, grads: list[Any]) -> None:
+        """The same clipping without reading the norm back: ``c = min(1, max_norm / (||g|| + 1e-6))``
+        (1 when not finite) is a 0-d device array (so is :attr:`last_norm`)."""
+        norm = xp.sqrt(sum(xp.sum(g * g) for g in grads))
+        coef = xp.minimum(self.max_norm / (norm + 1e-6), 1.0)
+        coef = xp.where(xp.isfinite(coef), coef, 1.0)
+        self.last_norm = norm
+        for g in grads:
+            g *= coef

@@ -708,6 +708,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", help=" | ".join(catalog.INITIALIZERS.names()) + " | gaussian:STD "
                    "[he for ReLU-like, else xavier]")
     t.add_argument("--dtype", choices=("float32", "float64"), help="[float32]")
+    t.add_argument("--backend", metavar="NAME",
+                   help="where the network computes: numpy | torch | torch:cuda | cupy [numpy]")
     t.add_argument("--val-fraction", type=float, help="fraction of the training set held out for validation [0.1]")
     t.add_argument("--early-stopping", type=int, metavar="N", help="stop after N epochs without held-out improvement")
     t.add_argument("--preprocess", choices=PREPROCESS,

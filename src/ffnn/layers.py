@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from . import backend as _backend
 from . import init as _init
 from ._math import sigmoid, softplus
 from ._typing import Array, Seed
@@ -65,10 +66,20 @@ class Layer(ABC):
       ``output_features(n_in)``: the output width for an input width (checks it);
     - ``extra_state()`` / ``load_extra_state(state)``: state that is neither a parameter nor
       a constructor argument, as JSON-serializable values (a random generator's position);
-      training checkpoints save it so that a resumed run continues bit for bit.
+      training checkpoints save it so that a resumed run continues bit for bit;
+    - ``to(backend)``: move the parameters (and ``_move_arrays``' other arrays) to a backend
+      (:mod:`ffnn.backend`); a layer that sets ``array_api = True`` computes only through
+      ``self._xp`` and so runs on every backend, any other layer stays on NumPy.
     """
 
     training: bool = True
+    backend: _backend.Backend = _backend.NUMPY
+    """Where the layer's arrays live; :meth:`to` moves them."""
+    array_api: bool = False
+    """Whether the layer computes only through ``self._xp`` (the backend's namespace), and so
+    runs on every backend; a layer that calls NumPy itself stays on NumPy."""
+    _xp: Any = np
+    _array: Any = np.ndarray
     in_features: int | None = None
     """The input width the layer requires, or None when any width works."""
     kinks: tuple[float, ...] = ()
@@ -141,12 +152,61 @@ class Layer(ABC):
                 state[name] = None
         return state
 
-    def _buffer(self, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def to(self, backend: str | _backend.Backend) -> Layer:
+        """Move the layer to ``backend`` (a name such as ``"torch"`` or a
+        :class:`~ffnn.backend.Backend`), in place; returns self.
+
+        Parameters (with zero gradients) and the arrays :meth:`_move_arrays` names are copied
+        there; scratch buffers and forward caches are dropped. Raises
+        :class:`~ffnn.errors.ConfigError` when the layer computes with NumPy itself
+        (``array_api`` False) and the backend is not NumPy.
+        """
+        target = _backend.get(backend)
+        if target is self.backend:
+            return self
+        if target is not _backend.NUMPY and not self.array_api:
+            raise ConfigError(f"{type(self).__name__} computes with NumPy only, so it cannot move to the "
+                              f"{target.name} backend; a layer runs on every backend when it computes "
+                              "through self._xp and sets array_api = True")
+        source = self.backend
+        for p in self.parameters():
+            p.value = target.asarray(source.to_numpy(p.value))
+            p.grad = target.xp.zeros(p.value.shape, dtype=p.value.dtype)
+        for name in self._move_arrays():
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, target.asarray(source.to_numpy(value)))
+        self._buffers.clear()
+        for name in self._CACHES:
+            if getattr(self, name, None) is not None:
+                setattr(self, name, None)
+        self.backend, self._xp, self._array = target, target.xp, target.array_type
+        if isinstance(self, _Typed):
+            self.dtype = self.dtype              # its name on the new backend
+        return self
+
+    def _move_arrays(self) -> tuple[str, ...]:
+        """Attributes holding arrays that are not parameters but move with the layer."""
+        return ()
+
+    def _buffer(self, key: str, shape: tuple[int, ...], dtype: Any) -> Any:
         """An array owned by this layer, reused while shape and dtype stay the same."""
         buf = self._buffers.get(key)
         if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._buffers[key] = np.empty(shape, dtype=dtype)
+            buf = self._buffers[key] = self._xp.empty(shape, dtype=dtype)
         return buf
+
+    def _check_width(self, x: Any, n: int | None, name: str) -> None:
+        """The slow path of an input check: a 2-D float batch of this backend (``n`` features)."""
+        if self.backend is _backend.NUMPY or not isinstance(x, self._array):
+            if n is None:
+                check_2d(x, name)
+            else:
+                check_features(x, n, name)
+            return
+        if x.ndim != 2 or (n is not None and x.shape[1] != n):
+            want = "(n_samples, n_features)" if n is None else f"(n_samples, {n})"
+            raise ShapeError(f"{name} expects a 2-D batch {want}, got shape {tuple(x.shape)}")
 
     def _cached(self, name: str) -> Any:
         value = getattr(self, name, None)
@@ -154,9 +214,9 @@ class Layer(ABC):
             raise ShapeError(f"{type(self).__name__}.backward called before forward")
         return value
 
-    def _check_grad(self, grad_out: np.ndarray, expected_shape: tuple[int, ...]) -> None:
-        if not isinstance(grad_out, np.ndarray) or grad_out.shape != expected_shape:
-            got = grad_out.shape if isinstance(grad_out, np.ndarray) else type(grad_out).__name__
+    def _check_grad(self, grad_out: Any, expected_shape: tuple[int, ...]) -> None:
+        if not isinstance(grad_out, self._array) or grad_out.shape != expected_shape:
+            got = tuple(grad_out.shape) if isinstance(grad_out, self._array) else type(grad_out).__name__
             raise ShapeError(f"{type(self).__name__}.backward expects a gradient of shape "
                              f"{expected_shape} (the shape of its last output), got {got}")
 
@@ -165,7 +225,21 @@ class Layer(ABC):
         return f"{type(self).__name__}({args})"
 
 
-class Linear(Layer):
+class _Typed(Layer):
+    """A layer that computes in its own ``dtype`` (float32 or float64): ``_dt`` is that dtype
+    as the layer's backend names it, kept in step when ``dtype`` or the backend changes."""
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @dtype.setter
+    def dtype(self, value: Any) -> None:
+        self._dtype = check_dtype(value)
+        self._dt = self.backend.dtype(self._dtype)
+
+
+class Linear(_Typed):
     """Fully connected layer: ``y = x W^T + b``.
 
     Parameters
@@ -201,6 +275,7 @@ class Linear(Layer):
     """
 
     in_features: int
+    array_api = True
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  init: str | _init.Initializer = "xavier", rng: Seed = None,
@@ -208,7 +283,7 @@ class Linear(Layer):
         super().__init__()
         self.in_features = check_int("in_features", in_features, low=1)
         self.out_features = check_int("out_features", out_features, low=1)
-        self.dtype = check_dtype(dtype)
+        self.dtype = dtype
         initializer = _init.get(init)
         self.init = _init_name(init)
         w = np.asarray(initializer((self.out_features, self.in_features), make_rng(rng), self.dtype))
@@ -219,13 +294,14 @@ class Linear(Layer):
         self._x: np.ndarray | None = None
 
     def forward(self, x: Array) -> Array:
-        if type(x) is not np.ndarray or x.ndim != 2 or x.shape[1] != self.in_features:
-            check_features(x, self.in_features, self._name())   # the slow path names the error
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
+        if type(x) is not self._array or x.ndim != 2 or x.shape[1] != self.in_features:
+            self._check_width(x, self.in_features, self._name())   # the slow path names the error
+        xp, dt = self._xp, self._dt
+        if x.dtype != dt:
+            x = xp.astype(x, dt)
         self._x = x
-        out = self._buffer("out", (x.shape[0], self.out_features), self.dtype)
-        np.matmul(x, self.weight.value.T, out=out)
+        out = self._buffer("out", (x.shape[0], self.out_features), dt)
+        xp.matmul(x, self.weight.value.T, out=out)
         if self.bias is not None:
             out += self.bias.value
         return out
@@ -234,15 +310,16 @@ class Linear(Layer):
         """Store dE/dW, dE/db; return dE/dx (None when ``input_grad=False``)."""
         x = self._cached("_x")
         self._check_grad(grad_out, (x.shape[0], self.out_features))
-        if grad_out.dtype != self.dtype:
-            grad_out = grad_out.astype(self.dtype)
-        np.matmul(grad_out.T, x, out=self.weight.grad)
+        xp, dt = self._xp, self._dt
+        if grad_out.dtype != dt:
+            grad_out = xp.astype(grad_out, dt)
+        xp.matmul(grad_out.T, x, out=self.weight.grad)
         if self.bias is not None:
-            np.add.reduce(grad_out, axis=0, out=self.bias.grad)
+            xp.add.reduce(grad_out, axis=0, out=self.bias.grad)
         if not input_grad:
             return None
-        dx = self._buffer("dx", x.shape, self.dtype)
-        return np.matmul(grad_out, self.weight.value, out=dx)
+        dx = self._buffer("dx", x.shape, dt)
+        return xp.matmul(grad_out, self.weight.value, out=dx)
 
     def parameters(self) -> list[Parameter]:
         return [self.weight] if self.bias is None else [self.weight, self.bias]
@@ -291,11 +368,13 @@ def _init_name(init: str | _init.Initializer) -> str:
 class _Elementwise(Layer):
     """An activation applied element by element; output has the input's shape and dtype."""
 
-    def _check_input(self, x: np.ndarray) -> None:
+    array_api = True
+
+    def _check_input(self, x: Any) -> None:
         if type(x) is np.ndarray and x.ndim == 2 and x.dtype.kind == "f":
             return                                   # the common case, checked cheaply
-        check_2d(x, type(self).__name__)
-        if x.dtype.kind != "f":
+        self._check_width(x, None, type(self).__name__)
+        if self.backend.numpy_dtype(x.dtype).kind != "f":
             raise ShapeError(f"{type(self).__name__} expects a floating-point array, got dtype {x.dtype}")
 
 
@@ -309,14 +388,15 @@ class Sigmoid(_Elementwise):
 
     def forward(self, x: Array) -> Array:
         self._check_input(x)
-        self._y = sigmoid(x, out=self._buffer("y", x.shape, x.dtype), work=self._buffer("e", x.shape, x.dtype))
+        self._y = sigmoid(x, out=self._buffer("y", x.shape, x.dtype), work=self._buffer("e", x.shape, x.dtype),
+                          xp=self._xp)
         return self._y
 
     def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         y = self._cached("_y")
         self._check_grad(grad_out, y.shape)
         dx = self._buffer("dx", y.shape, y.dtype)
-        np.subtract(1.0, y, out=dx)
+        self._xp.subtract(1.0, y, out=dx)
         dx *= y
         dx *= grad_out
         return dx
@@ -327,15 +407,16 @@ class Tanh(_Elementwise):
 
     def forward(self, x: Array) -> Array:
         self._check_input(x)
-        self._y = np.tanh(x, out=self._buffer("y", x.shape, x.dtype))
+        self._y = self._xp.tanh(x, out=self._buffer("y", x.shape, x.dtype))
         return self._y
 
     def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         y = self._cached("_y")
         self._check_grad(grad_out, y.shape)
         dx = self._buffer("dx", y.shape, y.dtype)
-        np.multiply(y, y, out=dx)
-        np.subtract(1.0, dx, out=dx)
+        xp = self._xp
+        xp.multiply(y, y, out=dx)
+        xp.subtract(1.0, dx, out=dx)
         dx *= grad_out
         return dx
 
@@ -347,14 +428,15 @@ class ReLU(_Elementwise):
 
     def forward(self, x: Array) -> Array:
         self._check_input(x)
-        self._y = np.maximum(x, 0.0, out=self._buffer("y", x.shape, x.dtype))
+        self._y = self._xp.maximum(x, 0.0, out=self._buffer("y", x.shape, x.dtype))
         return self._y
 
     def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         y = self._cached("_y")
         self._check_grad(grad_out, y.shape)
-        mask = np.greater(y, 0.0, out=self._buffer("mask", y.shape, np.dtype(bool)))
-        return np.multiply(grad_out, mask, out=self._buffer("dx", y.shape, y.dtype))
+        xp = self._xp
+        mask = xp.greater(y, 0.0, out=self._buffer("mask", y.shape, xp.bool_))
+        return xp.multiply(grad_out, mask, out=self._buffer("dx", y.shape, y.dtype))
 
 
 class LeakyReLU(_Elementwise):
@@ -375,18 +457,18 @@ class LeakyReLU(_Elementwise):
     def forward(self, x: Array) -> Array:
         self._check_input(x)
         self._x = x
-        return np.where(x > 0, x, self.negative_slope * x)
+        return self._xp.where(x > 0, x, self.negative_slope * x)
 
     def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         x = self._cached("_x")
         self._check_grad(grad_out, x.shape)
-        return grad_out * np.where(x > 0, 1.0, self.negative_slope).astype(x.dtype, copy=False)
+        return self._xp.where(x > 0, grad_out, grad_out * self.negative_slope)
 
     def config(self) -> dict[str, Any]:
         return {"negative_slope": self.negative_slope}
 
 
-class PReLU(Layer):
+class PReLU(_Typed):
     """Parametric ReLU: ``y = max(0, x) + a min(0, x)`` with a learnable slope ``a``.
 
     Parameters
@@ -405,33 +487,36 @@ class PReLU(Layer):
     """
 
     kinks = (0.0,)
+    array_api = True
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype: Any = np.float32) -> None:
         super().__init__()
         self.num_parameters = check_int("num_parameters", num_parameters, low=1)
         self.init = check_number("init", init)
-        self.dtype = check_dtype(dtype)
+        self.dtype = dtype
         self.slope = Parameter(np.full(self.num_parameters, self.init, self.dtype), name="slope", decay=False)
 
     def forward(self, x: Array) -> Array:
-        check_2d(x, "PReLU")
+        self._check_width(x, None, "PReLU")
         if self.num_parameters != 1 and x.shape[1] != self.num_parameters:
             raise ShapeError(f"PReLU(num_parameters={self.num_parameters}) expects "
                              f"{self.num_parameters} input features, got {x.shape[1]}")
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
+        xp = self._xp
+        if x.dtype != self._dt:
+            x = xp.astype(x, self._dt)
         self._x = x
-        return np.where(x > 0, x, self.slope.value * x)
+        return xp.where(x > 0, x, self.slope.value * x)
 
     def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         x = self._cached("_x")
         self._check_grad(grad_out, x.shape)
-        g_neg = grad_out * np.minimum(x, 0.0)
+        xp = self._xp
+        g_neg = grad_out * xp.minimum(x, 0.0)
         if self.num_parameters == 1:
-            self.slope.grad[...] = g_neg.sum()
+            self.slope.grad[...] = xp.sum(g_neg)
         else:
-            np.sum(g_neg, axis=0, out=self.slope.grad)
-        return grad_out * np.where(x > 0, 1.0, self.slope.value).astype(self.dtype, copy=False)
+            xp.sum(g_neg, axis=0, out=self.slope.grad)
+        return xp.where(x > 0, grad_out, grad_out * self.slope.value)
 
     def parameters(self) -> list[Parameter]:
         return [self.slope]
@@ -471,11 +556,13 @@ class RReLU(_Elementwise):
 
     def forward(self, x: Array) -> Array:
         self._check_input(x)
-        if self.training:
-            slopes = self.rng.uniform(self.lower, self.upper, x.shape).astype(x.dtype)
+        xp = self._xp
+        if self.training:               # drawn on the host: the same slopes on every backend
+            dtype = self.backend.numpy_dtype(x.dtype)
+            slopes = self.backend.from_host(self.rng.uniform(self.lower, self.upper, x.shape).astype(dtype))
         else:
-            slopes = np.asarray((self.lower + self.upper) / 2, dtype=x.dtype)
-        self._factor = np.where(x >= 0, np.ones((), x.dtype), slopes)
+            slopes = xp.full_like(x, (self.lower + self.upper) / 2)
+        self._factor = xp.where(x >= 0, 1.0, slopes)
         return x * self._factor
 
     def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
@@ -513,13 +600,14 @@ class ELU(_Elementwise):
     def forward(self, x: Array) -> Array:
         self._check_input(x)
         self._x = x
-        self._y = np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0.0)))
+        xp = self._xp
+        self._y = xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0.0)))
         return self._y
 
     def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         x, y = self._cached("_x"), self._cached("_y")
         self._check_grad(grad_out, x.shape)
-        return grad_out * np.where(x > 0, 1.0, y + self.alpha)
+        return grad_out * self._xp.where(x > 0, 1.0, y + self.alpha)
 
     def config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
@@ -535,12 +623,12 @@ class Softplus(_Elementwise):
     def forward(self, x: Array) -> Array:
         self._check_input(x)
         self._x = x
-        return softplus(x)
+        return softplus(x, xp=self._xp)
 
     def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         x = self._cached("_x")
         self._check_grad(grad_out, x.shape)
-        return grad_out * sigmoid(x)
+        return grad_out * sigmoid(x, xp=self._xp)
 
 
 class Softsign(_Elementwise):
@@ -549,12 +637,13 @@ class Softsign(_Elementwise):
     def forward(self, x: Array) -> Array:
         self._check_input(x)
         self._x = x
-        return x / (1.0 + np.abs(x))
+        return x / (1.0 + self._xp.abs(x))
 
     def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         x = self._cached("_x")
         self._check_grad(grad_out, x.shape)
-        return grad_out / np.square(1.0 + np.abs(x))
+        d = 1.0 + self._xp.abs(x)
+        return grad_out / (d * d)
 
 
 class Identity(_Elementwise):
@@ -582,16 +671,17 @@ class Softmax(_Elementwise):
 
     def forward(self, x: Array) -> Array:
         self._check_input(x)
-        z = x - x.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)
+        xp = self._xp
+        z = x - xp.max(x, axis=1, keepdims=True)
+        xp.exp(z, out=z)
+        z /= xp.sum(z, axis=1, keepdims=True)
         self._y = z
         return z
 
     def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         y = self._cached("_y")
         self._check_grad(grad_out, y.shape)
-        return y * (grad_out - np.sum(grad_out * y, axis=1, keepdims=True))
+        return y * (grad_out - self._xp.sum(grad_out * y, axis=1, keepdims=True))
 
 
 class Dropout(_Elementwise):
@@ -618,8 +708,9 @@ class Dropout(_Elementwise):
             self._mask = None
             self._shape = x.shape
             return x
-        keep = self.rng.random(x.shape, dtype=x.dtype) >= self.p
-        self._mask = keep.astype(x.dtype) * (1.0 / (1.0 - self.p))
+        dtype = self.backend.numpy_dtype(x.dtype)     # drawn on the host: the same masks on every backend
+        keep = self.rng.random(x.shape, dtype=dtype) >= self.p
+        self._mask = self.backend.from_host(keep.astype(dtype) * (1.0 / (1.0 - self.p)))
         self._shape = x.shape
         return x * self._mask
 
@@ -638,7 +729,7 @@ class Dropout(_Elementwise):
         set_generator_state(self.rng, state.get("rng"), "Dropout rng")
 
 
-def _normalize_backward(dxhat: np.ndarray, xhat: np.ndarray, inv_std: np.ndarray, axis: int) -> np.ndarray:
+def _normalize_backward(dxhat: Any, xhat: Any, inv_std: Any, axis: int, xp: Any = np) -> Any:
     """dE/dx of ``xhat = (x - mean(x)) / sqrt(var(x) + eps)`` (mean and biased variance over
     ``axis``, ``m`` values each) for ``dxhat = dE/dxhat``::
 
@@ -648,8 +739,8 @@ def _normalize_backward(dxhat: np.ndarray, xhat: np.ndarray, inv_std: np.ndarray
     (``d var / dx_i = 2 (x_i - mu) / m``) depending on every ``x_i``.
     """
     m = dxhat.shape[axis]
-    total = dxhat.sum(axis=axis, keepdims=True)
-    projection = np.sum(dxhat * xhat, axis=axis, keepdims=True)
+    total = xp.sum(dxhat, axis=axis, keepdims=True)
+    projection = xp.sum(dxhat * xhat, axis=axis, keepdims=True)
     dx = dxhat * m
     dx -= total
     dx -= xhat * projection
@@ -657,9 +748,11 @@ def _normalize_backward(dxhat: np.ndarray, xhat: np.ndarray, inv_std: np.ndarray
     return dx
 
 
-class _Normalization(Layer):
+class _Normalization(_Typed):
     """Shared parts of :class:`BatchNorm` and :class:`LayerNorm`: the affine ``weight``
     (gamma) and ``bias`` (beta), one per feature, neither weight-decayed."""
+
+    array_api = True
 
     def __init__(self, num_features: int, eps: float, affine: bool, dtype: Any) -> None:
         super().__init__()
@@ -667,7 +760,7 @@ class _Normalization(Layer):
         self.in_features = self.num_features
         self.eps = check_number("eps", eps, low=0.0, low_inclusive=False)
         self.affine = bool(affine)
-        self.dtype = check_dtype(dtype)
+        self.dtype = dtype
         self.weight = Parameter(np.ones(self.num_features, self.dtype), name="weight", decay=False) if affine else None
         self.bias = Parameter(np.zeros(self.num_features, self.dtype), name="bias", decay=False) if affine else None
 
@@ -680,23 +773,29 @@ class _Normalization(Layer):
                              f"features, but the layer before it outputs {n_in}")
         return n_in
 
-    def _input(self, x: Array) -> np.ndarray:
-        check_features(x, self.num_features, f"{type(self).__name__}({self.num_features})")
-        return x if x.dtype == self.dtype else x.astype(self.dtype)
+    def _input(self, x: Array) -> Any:
+        self._check_width(x, self.num_features, f"{type(self).__name__}({self.num_features})")
+        return x if x.dtype == self._dt else self._xp.astype(x, self._dt)
+
+    def _constant(self, value: float) -> Any:
+        """``value`` rounded to the layer's dtype (a 0-d array of its backend), so that float32
+        arithmetic with it is PyTorch's."""
+        return self._xp.asarray(value, dtype=self._dt)
 
     def _affine(self, xhat: np.ndarray) -> np.ndarray:
         if self.weight is None or self.bias is None:
-            return xhat.copy()
+            return self.backend.copy(xhat)
         return xhat * self.weight.value + self.bias.value
 
     def _affine_backward(self, grad_out: np.ndarray, xhat: np.ndarray) -> np.ndarray:
         """Store dE/dgamma = sum_n g * xhat and dE/dbeta = sum_n g; return dE/dxhat = g * gamma."""
-        if grad_out.dtype != self.dtype:
-            grad_out = grad_out.astype(self.dtype)
+        xp = self._xp
+        if grad_out.dtype != self._dt:
+            grad_out = xp.astype(grad_out, self._dt)
         if self.weight is None or self.bias is None:
             return grad_out
-        np.sum(grad_out * xhat, axis=0, out=self.weight.grad)
-        np.sum(grad_out, axis=0, out=self.bias.grad)
+        xp.sum(grad_out * xhat, axis=0, out=self.weight.grad)
+        xp.sum(grad_out, axis=0, out=self.bias.grad)
         return grad_out * self.weight.value
 
     def config(self) -> dict[str, Any]:
@@ -757,7 +856,14 @@ class BatchNorm(_Normalization):
         self.running_mean = self._statistic("running_mean", running_mean, 0.0)
         self.running_var = self._statistic("running_var", running_var, 1.0)
 
-    def _statistic(self, name: str, value: Any, default: float) -> np.ndarray:
+    def _move_arrays(self) -> tuple[str, ...]:
+        return ("running_mean", "running_var")
+
+    def _statistic(self, name: str, value: Any, default: float) -> Any:
+        """A running statistic from a constructor argument or a checkpoint, on the layer's backend."""
+        return self.backend.from_host(self._host_statistic(name, value, default))
+
+    def _host_statistic(self, name: str, value: Any, default: float) -> np.ndarray:
         if value is None:
             return np.full(self.num_features, default, self.dtype)
         try:
@@ -777,25 +883,26 @@ class BatchNorm(_Normalization):
             if n < 2:
                 raise ShapeError("BatchNorm in training mode needs more than 1 sample per batch, got 1 "
                                  "(use batches of 2 or more, or model.eval())")
-            mean = x.mean(axis=0)
+            xp = self._xp
+            mean = xp.mean(x, axis=0)
             centered = x - mean
-            var = np.einsum("ij,ij->j", centered, centered) / n
-            m = self.dtype.type(self.momentum)
+            var = xp.sum(centered * centered, axis=0) / n
+            m = self._constant(self.momentum)
             self.running_mean = (1 - m) * self._running("running_mean") + m * mean
-            self.running_var = (1 - m) * self._running("running_var") + m * var * self.dtype.type(n / (n - 1))
+            self.running_var = (1 - m) * self._running("running_var") + m * var * self._constant(n / (n - 1))
         else:
             centered = x - self._running("running_mean")
             var = self._running("running_var")
-        inv_std = 1.0 / np.sqrt(var + self.dtype.type(self.eps))
+        inv_std = 1.0 / self._xp.sqrt(var + self._constant(self.eps))
         self._xhat = centered * inv_std
         self._inv_std, self._batch_stats = inv_std, self.training
         return self._affine(self._xhat)
 
-    def _running(self, name: str) -> np.ndarray:
+    def _running(self, name: str) -> Any:
         """A running statistic in the layer's dtype (after ``model.astype`` changed it)."""
-        value: np.ndarray = getattr(self, name)
-        if value.dtype != self.dtype:
-            value = value.astype(self.dtype)
+        value = getattr(self, name)
+        if value.dtype != self._dt:
+            value = self._xp.astype(value, self._dt)
             setattr(self, name, value)
         return value
 
@@ -804,16 +911,16 @@ class BatchNorm(_Normalization):
         self._check_grad(grad_out, xhat.shape)
         dxhat = self._affine_backward(grad_out, xhat)
         if self._batch_stats:
-            return _normalize_backward(dxhat, xhat, self._inv_std, axis=0)
+            return _normalize_backward(dxhat, xhat, self._inv_std, axis=0, xp=self._xp)
         return dxhat * self._inv_std
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "momentum": self.momentum,
-                "running_mean": self.running_mean.tolist(), "running_var": self.running_var.tolist()}
+        return {**super().config(), "momentum": self.momentum, **self.extra_state()}
 
     def extra_state(self) -> dict[str, Any]:
         """The running statistics (checkpoints: a resumed run continues with them)."""
-        return {"running_mean": self.running_mean.tolist(), "running_var": self.running_var.tolist()}
+        host = self.backend.to_numpy
+        return {"running_mean": host(self.running_mean).tolist(), "running_var": host(self.running_var).tolist()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict) or set(state) != {"running_mean", "running_var"}:
@@ -865,16 +972,17 @@ class LayerNorm(_Normalization):
 
     def forward(self, x: Array) -> Array:
         x = self._input(x)
-        centered = x - x.mean(axis=1, keepdims=True)
-        var = np.einsum("ij,ij->i", centered, centered)[:, None] / self.num_features
-        self._inv_std = 1.0 / np.sqrt(var + self.dtype.type(self.eps))
+        xp = self._xp
+        centered = x - xp.mean(x, axis=1, keepdims=True)
+        var = xp.sum(centered * centered, axis=1, keepdims=True) / self.num_features
+        self._inv_std = 1.0 / xp.sqrt(var + self._constant(self.eps))
         self._xhat = centered * self._inv_std
         return self._affine(self._xhat)
 
     def backward(self, grad_out: Array, input_grad: bool = True) -> Array:
         xhat = self._cached("_xhat")
         self._check_grad(grad_out, xhat.shape)
-        return _normalize_backward(self._affine_backward(grad_out, xhat), xhat, self._inv_std, axis=1)
+        return _normalize_backward(self._affine_backward(grad_out, xhat), xhat, self._inv_std, axis=1, xp=self._xp)
 
 
 def __getattr__(name: str) -> Any:

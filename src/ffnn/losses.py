@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import backend as _backend
 from ._math import log_sigmoid, sigmoid, softplus
 from ._typing import Array
 from ._validation import as_float_array, check_2d, check_choice, check_labels, check_number
@@ -61,6 +62,10 @@ class Loss(ABC):
     """
 
     target_kind: ClassVar[str] = "values"
+    backend: _backend.Backend = _backend.NUMPY
+    """Where the outputs it takes live (the network's backend; :meth:`to` sets it)."""
+    _xp: Any = np
+    _array: Any = np.ndarray
 
     def __init__(self, reduction: str = "mean") -> None:
         self.reduction = check_choice("reduction", reduction, ("mean", "sum"))
@@ -72,6 +77,30 @@ class Loss(ABC):
 
     def __call__(self, output: Array, target: Any) -> float:
         return self.forward(output, target)
+
+    def to(self, backend: str | _backend.Backend) -> Loss:
+        """Compute on ``backend`` (the network's: the engine calls it), in place; returns self.
+
+        On a backend whose arrays live on a device (``deferred``), :meth:`forward` and
+        :meth:`count_correct` return 0-d device arrays instead of Python floats, so that a
+        training step never waits for the device; read them with ``float()``.
+        """
+        target = _backend.get(backend)
+        if target is self.backend:
+            return self
+        self.backend, self._xp, self._array = target, target.xp, target.array_type
+        self._grad = None
+        self.__dict__.pop("_row_index", None)
+        return self
+
+    def _value(self, value: Any) -> Any:
+        """A loss or count as a Python float, or as a 0-d device array on a deferred backend."""
+        return value if self.backend.deferred else float(value)
+
+    def _host(self, target: Any) -> bool:
+        """Whether ``target`` is a host array to check (not one of the backend's own arrays,
+        which the engine checked once, on the host, before moving them)."""
+        return self.backend is _backend.NUMPY or not isinstance(target, self._array)
 
     def backward(self) -> Array:
         """dE/d(output) for the last ``forward`` call, shape of the output; caller-owned."""
@@ -87,49 +116,85 @@ class Loss(ABC):
         per-sample weights ``w``, ``w_n / sum(w)`` ("mean": the weighted mean, as
         scikit-learn's) or ``w_n`` ("sum"), as a column (N, 1) of the output's dtype."""
         if sample_weight is None:
-            return self._scale(len(output))
-        w = as_float_array(sample_weight, "sample_weight", dtype=output.dtype, ndim=1)
-        if len(w) != len(output):
-            raise ShapeError(f"{type(self).__name__}: {len(w)} sample weights for {len(output)} samples")
-        return (w / w.sum() if self.reduction == "mean" else w)[:, None]
+            return self._scale(output.shape[0])
+        if self._host(sample_weight):
+            w = as_float_array(sample_weight, "sample_weight", dtype=self.backend.numpy_dtype(output.dtype), ndim=1)
+            w = self.backend.from_host(w)
+        else:
+            w = sample_weight
+        if w.shape[0] != output.shape[0]:
+            raise ShapeError(f"{type(self).__name__}: {w.shape[0]} sample weights for {output.shape[0]} samples")
+        return (w / self._xp.sum(w) if self.reduction == "mean" else w)[:, None]
 
-    def _check_output(self, output: Any) -> np.ndarray:
-        if not isinstance(output, np.ndarray) or output.dtype.kind != "f":
+    def _check_output(self, output: Any) -> Any:
+        if not isinstance(output, self._array) or self.backend.numpy_dtype(output.dtype).kind != "f":
+            where = "" if self.backend is _backend.NUMPY else f" of the {self.backend.name} backend"
             raise ShapeError(f"{type(self).__name__} expects the network output as a floating-point "
-                             f"array, got {type(output).__name__}"
-                             + (f" of dtype {output.dtype}" if isinstance(output, np.ndarray) else ""))
-        check_2d(output, type(self).__name__)
+                             f"array{where}, got {type(output).__name__}"
+                             + (f" of dtype {output.dtype}" if isinstance(output, self._array) else ""))
+        if self.backend is _backend.NUMPY:
+            check_2d(output, type(self).__name__)
+        elif output.ndim != 2:
+            raise ShapeError(f"{type(self).__name__} expects a 2-D output (n_samples, n_outputs), "
+                             f"got shape {tuple(output.shape)}")
         if output.shape[0] == 0:
             raise ShapeError(f"{type(self).__name__} got an empty batch (0 samples)")
         return output
 
-    def _dense_target(self, output: np.ndarray, target: Any) -> np.ndarray:
-        """Target as an array of the output's shape and dtype; (N,) accepted for one output."""
+    def _target(self, target: Any) -> Any:
+        """``target`` as an array: a host array (to be checked) or one of the backend's."""
+        if isinstance(target, (str, bytes)):
+            return target
+        return np.asarray(target) if self._host(target) else target
+
+    def _dense_target(self, output: Any, target: Any) -> Any:
+        """Target as an array of the output's shape and dtype, on the output's backend; (N,)
+        accepted for one output."""
         if isinstance(target, (str, bytes)):
             raise LabelError(f"{type(self).__name__} expects numeric targets, got the string {target!r}")
-        t = np.asarray(target)
-        if t.dtype.kind not in "biuf":
+        host = self._host(target)
+        t = np.asarray(target) if host else target
+        if host and t.dtype.kind not in "biuf":
             raise LabelError(f"{type(self).__name__} expects numeric targets, got dtype {t.dtype}")
         if t.ndim == 1 and output.shape[1] == 1:
             t = t[:, None]
-        if t.shape != output.shape:
-            raise ShapeError(f"{type(self).__name__}: target shape {t.shape} does not match the "
-                             f"output shape {output.shape}")
-        return t.astype(output.dtype, copy=False)
+        if tuple(t.shape) != tuple(output.shape):
+            raise ShapeError(f"{type(self).__name__}: target shape {tuple(t.shape)} does not match the "
+                             f"output shape {tuple(output.shape)}")
+        if host and self.backend is not _backend.NUMPY:
+            return self.backend.asarray(t, dtype=self.backend.numpy_dtype(output.dtype))
+        return self._xp.astype(t, output.dtype, copy=False)
 
-    def _one_hot_target(self, output: np.ndarray, target: Any) -> np.ndarray:
+    def _labels(self, t: Any, k: int, n: int) -> Any:
+        """Class labels (N,) checked to lie in [0, k) (host labels; the backend's own were
+        checked by the engine), on the backend."""
+        if self._host(t):
+            labels = t if _valid_labels(t, k) else check_labels(t, k, f"{type(self).__name__} labels")
+            if self.backend is not _backend.NUMPY:
+                labels = self.backend.asarray(labels)
+        else:
+            labels = t
+        if labels.shape[0] != n:
+            raise ShapeError(f"{type(self).__name__}: {labels.shape[0]} labels for {n} outputs")
+        return labels
+
+    def _one_hot(self, output: Any, labels: Any) -> Any:
+        """One-hot rows (N, K) of the output's dtype for checked labels (N,)."""
+        xp = self._xp
+        if xp is np:
+            dense = np.zeros_like(output)
+            dense[np.arange(len(labels)), labels] = 1.0
+            return dense
+        return xp.astype(labels[:, None] == xp.arange(output.shape[1])[None, :], output.dtype)
+
+    def _one_hot_target(self, output: Any, target: Any) -> Any:
         """Target as an (N, K) array of the output's dtype: (N,) class labels become one-hot rows
         (for K > 1); any other target goes through :meth:`_dense_target`."""
         n, k = output.shape
-        t = np.asarray(target) if not isinstance(target, (str, bytes)) else target
-        if not (isinstance(t, np.ndarray) and t.ndim == 1 and k > 1):
+        t = self._target(target)
+        if isinstance(t, (str, bytes)) or not (t.ndim == 1 and k > 1):
             return self._dense_target(output, t)
-        labels = check_labels(t, k, f"{type(self).__name__} labels")
-        if len(labels) != n:
-            raise ShapeError(f"{type(self).__name__}: {len(labels)} labels for {n} outputs")
-        dense = np.zeros_like(output)
-        dense[np.arange(n), labels] = 1.0
-        return dense
+        return self._one_hot(output, self._labels(t, k, n))
 
     def config(self) -> dict[str, Any]:
         return {"reduction": self.reduction}
@@ -173,14 +238,15 @@ class Loss(ABC):
         probability target). ``"binary"``: each output above :attr:`decision_threshold`
         against each target above 0.5, averaged over the outputs of a sample.
         """
+        xp = self._xp
         if self.target_kind == "classes":
             if target.ndim == 1:
-                return float(np.count_nonzero(output.argmax(axis=1) == target))
-            return float(np.count_nonzero(output.argmax(axis=1) == target.argmax(axis=1)))
+                return self._value(xp.count_nonzero(xp.argmax(output, axis=1) == target))
+            return self._value(xp.count_nonzero(xp.argmax(output, axis=1) == xp.argmax(target, axis=1)))
         if self.target_kind == "binary":
-            t = target.reshape(output.shape)
-            hits = np.count_nonzero((output > self.decision_threshold) == (t > 0.5))
-            return float(hits) / output.shape[1]
+            t = xp.reshape(target, output.shape)
+            hits = xp.count_nonzero((output > self.decision_threshold) == (t > 0.5))
+            return self._value(hits) / output.shape[1]
         return None
 
     def __repr__(self) -> str:
@@ -209,8 +275,10 @@ class EuclideanLoss(Loss):
         scale = self._row_scale(y, sample_weight)
         self._grad = diff * scale
         if sample_weight is None:
-            return float(0.5 * scale * np.vdot(diff, diff))
-        return float(0.5 * np.sum(scale * diff * diff))
+            if self._xp is np:
+                return float(0.5 * scale * np.vdot(diff, diff))
+            return self._value(0.5 * scale * self._xp.sum(diff * diff))
+        return self._value(0.5 * self._xp.sum(scale * diff * diff))
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -253,36 +321,41 @@ class SoftmaxCrossEntropy(Loss):
         dense = self._one_hot_target(z, target)
         k = z.shape[1]
         eps = self.label_smoothing
-        return dense * z.dtype.type(1.0 - eps) + z.dtype.type(eps / k)
+        xp = self._xp
+        return dense * xp.asarray(1.0 - eps, dtype=z.dtype) + xp.asarray(eps / k, dtype=z.dtype)
 
     def forward(self, output: Array, target: Any, sample_weight: Array | None = None) -> float:
         z = self._check_output(output)
+        xp = self._xp
         n, k = z.shape
-        shifted = z - z.max(axis=1, keepdims=True)
-        p = np.exp(shifted)
-        sums = p.sum(axis=1, keepdims=True)
+        shifted = z - xp.max(z, axis=1, keepdims=True)
+        p = xp.exp(shifted)
+        sums = xp.sum(p, axis=1, keepdims=True)
         p /= sums
-        log_norm = np.log(sums)
-        t = np.asarray(target) if not isinstance(target, (str, bytes)) else target
+        log_norm = xp.log(sums)
+        t = self._target(target)
         if self.label_smoothing:         # the smoothed target is dense: the probability-target branch
             t = self._smoothed(z, t)
         scale = self._row_scale(z, sample_weight)
-        if isinstance(t, np.ndarray) and t.ndim == 1:
-            labels = t if _valid_labels(t, k) else check_labels(t, k, "SoftmaxCrossEntropy labels")
-            if len(labels) != n:
-                raise ShapeError(f"SoftmaxCrossEntropy: {len(labels)} labels for {n} outputs")
+        if not isinstance(t, (str, bytes)) and t.ndim == 1:
+            labels = self._labels(t, k, n)
             rows = self._rows(n)
+            picked = shifted[rows, labels]
             if sample_weight is None:
-                loss = float(log_norm.sum() - shifted[rows, labels].sum()) * scale
+                loss = self._value(xp.sum(log_norm) - xp.sum(picked)) * scale
             else:
-                loss = float(np.sum(scale[:, 0] * (log_norm[:, 0] - shifted[rows, labels])))
-            p[rows, labels] -= 1.0
+                loss = self._value(xp.sum(scale[:, 0] * (log_norm[:, 0] - picked)))
+            if xp is np:
+                p[rows, labels] -= 1.0
+            else:
+                p -= self._one_hot(p, labels)
         else:
+            host = self._host(t)
             t = self._dense_target(z, t)
-            if (t < 0).any():
+            if host and not self.backend.deferred and self.backend.item(xp.min(t)) < 0:
                 raise LabelError("SoftmaxCrossEntropy probability targets must be >= 0, "
-                                 f"got {t.min():g}")
-            loss = float(np.sum(scale * t * (log_norm - shifted)))
+                                 f"got {self.backend.item(xp.min(t)):g}")
+            loss = self._value(xp.sum(scale * t * (log_norm - shifted)))
             p -= t
         p *= scale
         self._grad = p
@@ -292,8 +365,8 @@ class SoftmaxCrossEntropy(Loss):
     def _rows(self, n: int) -> np.ndarray:
         """``arange(n)``, kept between calls (the batch size rarely changes)."""
         rows = getattr(self, "_row_index", None)
-        if rows is None or len(rows) != n:
-            rows = self._row_index = np.arange(n)
+        if rows is None or rows.shape[0] != n:
+            rows = self._row_index = self._xp.arange(n)
         return rows
 
 
@@ -318,10 +391,11 @@ class CrossEntropy(Loss):
         y = self._check_output(output)
         n = y.shape[0]
         t = self._one_hot_target(y, target)
-        y_safe = np.maximum(y, np.finfo(y.dtype).tiny)
+        xp = self._xp
+        y_safe = xp.maximum(y, float(np.finfo(self.backend.numpy_dtype(y.dtype)).tiny))
         scale = self._scale(n)
         self._grad = -t / y_safe * scale
-        return float(-np.sum(t * np.log(y_safe)) * scale)
+        return self._value(-xp.sum(t * xp.log(y_safe)) * scale)
 
 
 class BinaryCrossEntropy(Loss):
@@ -348,25 +422,39 @@ class BinaryCrossEntropy(Loss):
     def decision_threshold(self) -> float:
         return 0.0 if self.from_logits else 0.5
 
-    def _binary_target(self, y: np.ndarray, target: Any) -> np.ndarray:
+    def _binary_target(self, y: Any, target: Any, values: tuple[float, ...] = ()) -> Any:
+        """The targets as an array of ``y``'s shape, checked (host targets) to lie in [0, 1]
+        or, with ``values`` (0 and 1), to be one of them."""
+        host = self._host(target)
         t = self._dense_target(y, target)
-        if not np.all((t >= 0) & (t <= 1)):
-            bad = t[~((t >= 0) & (t <= 1))][0]
-            raise LabelError(f"{type(self).__name__} targets must lie in [0, 1], got {bad:g}")
+        if host:
+            check = t if self.backend is _backend.NUMPY else self.backend.to_numpy(t)
+            inside = (check >= 0) & (check <= 1)
+            if not inside.all():
+                raise LabelError(f"{type(self).__name__} targets must lie in [0, 1], got {check[~inside][0]:g}")
+            if values and not ((check == 0) | (check == 1)).all():
+                raise LabelError(f"{type(self).__name__} targets must be 0 or 1, got "
+                                 f"{check[(check != 0) & (check != 1)][0]:g}")
         return t
+
+    def _clipped(self, y: Any) -> Any:
+        """Probabilities clipped to [tiny, 1 - epsneg] of their dtype, for the logs."""
+        info = np.finfo(self.backend.numpy_dtype(y.dtype))
+        return self._xp.clip(y, float(info.tiny), 1.0 - float(info.epsneg))
 
     def forward(self, output: Array, target: Any, sample_weight: Array | None = None) -> float:
         y = self._check_output(output)
         t = self._binary_target(y, target)
         scale = self._row_scale(y, sample_weight)
+        xp = self._xp
         if self.from_logits:
-            loss = np.sum(scale * (softplus(y) - t * y))
-            self._grad = (sigmoid(y) - t) * scale
+            loss = xp.sum(scale * (softplus(y, xp=xp) - t * y))
+            self._grad = (sigmoid(y, xp=xp) - t) * scale
         else:
-            p = np.clip(y, np.finfo(y.dtype).tiny, 1.0 - np.finfo(y.dtype).epsneg)
-            loss = -np.sum(scale * (t * np.log(p) + (1.0 - t) * np.log1p(-p)))
+            p = self._clipped(y)
+            loss = -xp.sum(scale * (t * xp.log(p) + (1.0 - t) * xp.log1p(-p)))
             self._grad = (p - t) / (p * (1.0 - p)) * scale
-        return float(loss)
+        return self._value(loss)
 
     def config(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits, "reduction": self.reduction}
@@ -401,33 +489,31 @@ class RobustBinaryCrossEntropy(BinaryCrossEntropy):
 
     def forward(self, output: Array, target: Any, sample_weight: Array | None = None) -> float:
         y = self._check_output(output)
-        t = self._binary_target(y, target)
-        if not np.all((t == 0) | (t == 1)):
-            raise LabelError("RobustBinaryCrossEntropy targets must be 0 or 1, got "
-                             f"{t[(t != 0) & (t != 1)][0]:g}")
+        t = self._binary_target(y, target, values=(0.0, 1.0))
+        xp = self._xp
         eps = self.epsilon
         sign = 2.0 * t - 1.0
         scale = self._row_scale(y, sample_weight)
         if self.from_logits:
             z = sign * y                       # logit of the observed label
-            log_s = log_sigmoid(z)
+            log_s = log_sigmoid(z, xp=xp)
             # log q = log(eps + (1 - 2 eps) s) = log((1 - eps) + eps e^{-z}) + log s
             if eps == 0.0:
                 log_q = log_s
-                s_over_q = np.ones_like(y)
+                s_over_q = xp.ones_like(y)
             else:
-                log_q = np.logaddexp(np.log1p(-eps), np.log(eps) - z) + log_s
-                s_over_q = np.exp(log_s - log_q)
-            s = sigmoid(z)
+                log_q = xp.logaddexp(float(np.log1p(-eps)), float(np.log(eps)) - z) + log_s
+                s_over_q = xp.exp(log_s - log_q)
+            s = sigmoid(z, xp=xp)
             self._grad = -sign * (1.0 - 2.0 * eps) * (1.0 - s) * s_over_q * scale
         else:
-            p = np.clip(y, np.finfo(y.dtype).tiny, 1.0 - np.finfo(y.dtype).epsneg)
-            s = np.where(t == 1, p, 1.0 - p)
+            p = self._clipped(y)
+            s = xp.where(t == 1, p, 1.0 - p)
             q = eps + (1.0 - 2.0 * eps) * s
-            log_q = np.log(q)
+            log_q = xp.log(q)
             self._grad = -sign * (1.0 - 2.0 * eps) / q * scale
-        self._grad = self._grad.astype(y.dtype, copy=False)
-        return float(-np.sum(scale * log_q))
+        self._grad = xp.astype(self._grad, y.dtype, copy=False)
+        return self._value(-xp.sum(scale * log_q))
 
     def config(self) -> dict[str, Any]:
         return {"epsilon": self.epsilon, "from_logits": self.from_logits, "reduction": self.reduction}

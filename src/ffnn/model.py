@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from . import backend as _backend
 from ._typing import Array
 from ._validation import as_float_array, check_dtype, check_int
 from .errors import ConfigError, ShapeError
@@ -99,9 +100,59 @@ class Sequential:
 
     @property
     def dtype(self) -> np.dtype | None:
-        """The dtype of the parameters (None for a network without parameters)."""
+        """The NumPy dtype of the parameters (None for a network without parameters)."""
         params = self.parameters()
-        return params[0].value.dtype if params else None
+        return self.backend.numpy_dtype(params[0].value.dtype) if params else None
+
+    # --- backends --------------------------------------------------------------------
+    @property
+    def backend(self) -> _backend.Backend:
+        """Where the network's arrays live and compute (:mod:`ffnn.backend`); NumPy by default."""
+        return self.layers[0].backend if self.layers else _backend.NUMPY
+
+    def to(self, backend: str | _backend.Backend) -> Sequential:
+        """Move the network to ``backend``, in place, and return it.
+
+        ``backend`` is a name (``"numpy"``, ``"torch"``, ``"torch:cuda"``, ``"cupy"``,
+        ``"array-api-strict"``; see :mod:`ffnn.backend`) or a
+        :class:`~ffnn.backend.Backend`. Every layer moves (parameters, running statistics);
+        the values are the same. Build the optimizer after moving the network (or call the
+        optimizer's own ``to``). Every layer is checked before any moves: a layer that
+        computes with NumPy itself (a user's layer without ``array_api = True``) is a
+        :class:`~ffnn.errors.ConfigError` naming it, and nothing has moved.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from ffnn import layers
+        >>> net = Sequential([layers.Linear(2, 1, rng=0)])
+        >>> net.to("numpy").backend.name
+        'numpy'
+        """
+        target = _backend.get(backend)
+        if target is not _backend.NUMPY:
+            for i, layer in enumerate(self.layers):
+                if not getattr(layer, "array_api", False):
+                    raise ConfigError(f"layer {i} ({type(layer).__name__}) computes with NumPy only, so the "
+                                      f"network cannot move to the {target.name} backend; a layer runs on every "
+                                      "backend when it computes through self._xp and sets array_api = True")
+        for layer in self.layers:
+            layer.to(target)
+        return self
+
+    def _input(self, x: Array, what: str = "network input") -> Any:
+        """``x`` checked (2-D, numeric, finite) and in the network's dtype, on its backend.
+
+        An array of the network's own backend is taken as it is (its shape checked).
+        """
+        backend = self.backend
+        if backend is not _backend.NUMPY and isinstance(x, backend.array_type):
+            if x.ndim != 2:
+                raise ShapeError(f"{what} must be a 2-D batch (n_samples, n_features), got shape {tuple(x.shape)}")
+            dtype = self.dtype
+            return x if dtype is None or x.dtype == backend.dtype(dtype) else backend.xp.astype(x, backend.dtype(dtype))
+        host = as_float_array(x, what, dtype=self.dtype, ndim=2)
+        return host if backend is _backend.NUMPY else backend.asarray(host)
 
     # --- the sequence protocol -------------------------------------------------------
     def __len__(self) -> int:
@@ -120,10 +171,13 @@ class Sequential:
         The input is validated (numeric, 2-D, finite, right feature count) and the result
         is a new array that belongs to the caller.
         """
-        x = as_float_array(x, "network input", dtype=self.dtype)
-        if x.ndim != 2:
-            raise ShapeError(f"network input must be a 2-D batch (n_samples, n_features), got shape {x.shape}")
-        return self._forward(x).copy()
+        if self.backend is _backend.NUMPY:
+            x = as_float_array(x, "network input", dtype=self.dtype)
+            if x.ndim != 2:
+                raise ShapeError(f"network input must be a 2-D batch (n_samples, n_features), got shape {x.shape}")
+        else:
+            x = self._input(x)
+        return self.backend.copy(self._forward(x))
 
     __call__ = forward
 
@@ -141,7 +195,7 @@ class Sequential:
         :class:`~ffnn.layers.Linear` skips the product ``G W`` that only dE/dx needs).
         """
         dx = self._backward(grad, input_grad)
-        return None if dx is None else dx.copy()
+        return None if dx is None else self.backend.copy(dx)
 
     def _backward(self, grad: np.ndarray, input_grad: bool) -> np.ndarray | None:
         layers = self.layers
@@ -161,13 +215,18 @@ class Sequential:
         return None
 
     def predict(self, x: Array, batch_size: int = 4096) -> np.ndarray:
-        """Forward pass in evaluation mode, in chunks of ``batch_size`` rows; restores the mode."""
+        """Forward pass in evaluation mode, in chunks of ``batch_size`` rows; restores the mode.
+
+        Returns a NumPy array whatever the backend (the outputs are read back once per chunk).
+        """
         batch_size = check_int("batch_size", batch_size, low=1)
-        x = as_float_array(x, "network input", dtype=self.dtype, ndim=2)
+        x = self._input(x)
+        host = self.backend.to_numpy
         was_training = self.training
         self.eval()
         try:
-            outs = [self._forward(x[i:i + batch_size]).copy() for i in range(0, len(x), batch_size)]
+            n = x.shape[0]
+            outs = [host(self._forward(x[i:min(i + batch_size, n), ...])) for i in range(0, n, batch_size)]
         finally:
             self.train(was_training)
         if not outs:
@@ -197,8 +256,9 @@ class Sequential:
         return self.train(False)
 
     def state(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter value, by ``named_parameters`` name."""
-        return {name: p.value.copy() for name, p in self.named_parameters()}
+        """Copies of every parameter value, by ``named_parameters`` name, as NumPy arrays."""
+        host = self.backend.to_numpy
+        return {name: host(p.value) for name, p in self.named_parameters()}
 
     def check_state(self, state: dict[str, Any]) -> None:
         """Check that ``state`` holds one numeric array of the right shape per parameter, and nothing else."""
@@ -207,8 +267,8 @@ class Sequential:
         names = dict(self.named_parameters())
         for name, p in names.items():
             value = state.get(name)
-            if value is None or np.shape(value) != p.value.shape or np.asarray(value).dtype.kind not in "biuf":
-                raise ShapeError(f"state has no numeric array of shape {p.value.shape} for parameter {name!r}")
+            if value is None or np.shape(value) != tuple(p.value.shape) or np.asarray(value).dtype.kind not in "biuf":
+                raise ShapeError(f"state has no numeric array of shape {tuple(p.value.shape)} for parameter {name!r}")
         extra = sorted(set(state) - set(names))
         if extra:
             raise ShapeError(f"state has arrays {extra} that match no parameter of this model")
@@ -216,8 +276,9 @@ class Sequential:
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         """Copy values from :meth:`state` back into the parameters (in place); checked first."""
         self.check_state(state)
+        backend = self.backend
         for name, p in self.named_parameters():
-            p.value[...] = state[name]
+            backend.copy_into(p.value, state[name])
 
     def copy(self) -> Sequential:
         """An independent deep copy (parameters, optimizer-free state, random generators)."""
@@ -232,11 +293,13 @@ class Sequential:
         dt = check_dtype(dtype)
         clone = self.copy()
         for layer in clone.layers:
+            backend = getattr(layer, "backend", _backend.NUMPY)
+            native = backend.dtype(dt)
             if hasattr(layer, "dtype"):
                 layer.dtype = dt
             for p in layer.parameters():
-                p.value = p.value.astype(dt)
-                p.grad = np.zeros_like(p.value)
+                p.value = backend.xp.astype(p.value, native)
+                p.grad = backend.xp.zeros(p.value.shape, dtype=native)
             if isinstance(getattr(layer, "_buffers", None), dict):
                 layer._buffers.clear()
         return clone

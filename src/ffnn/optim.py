@@ -3,10 +3,16 @@
 An optimizer is built over a list of :class:`~ffnn.parameter.Parameter` (usually
 ``model.parameters()``) and keeps its per-parameter state (velocities, moment estimates)
 itself; layers never own an optimizer. Each update rule lives in one pure function that
-works in place on NumPy arrays (:func:`sgd_update`, :func:`adam_update`,
+works in place on arrays (:func:`sgd_update`, :func:`adam_update`,
 :func:`rmsprop_update`, :func:`adagrad_update`,
 :func:`adadelta_update`) and can be tested alone; ``step()`` only
 loops over the parameters calling it.
+
+The parameters may live on any backend (:mod:`ffnn.backend`): the optimizer takes theirs at
+construction (all must share it) and calls the update functions with its ``xp`` (for NumPy
+the ``numpy`` module itself, so the NumPy path is unchanged); on CuPy each update is one
+fused kernel (:mod:`ffnn.backend.fused`). After ``model.to(...)``, move the optimizer too
+(``optimizer.to(...)``) or build it afterwards.
 
 Conventions shared by every optimizer here:
 
@@ -21,13 +27,17 @@ Conventions shared by every optimizer here:
 - ``lr`` is a writable attribute: learning-rate schedules (:mod:`ffnn.schedules`) live
   outside the optimizer and only write ``optimizer.lr`` (and ``optimizer.momentum``).
 - ``state_dict()`` is a plain dict of hyper-parameters (Python scalars) and lists of NumPy
-  arrays (one per parameter), so a checkpoint can be written without pickle.
-- No array of a parameter's size is allocated per step: the state is allocated once, and the
-  temporaries come from two scratch buffers per dtype, shared by all parameters.
+  arrays (one per parameter, whatever the backend), so a checkpoint can be written without
+  pickle and loaded on any backend.
+- The state is allocated once. On NumPy no array of a parameter's size is allocated per
+  step: the temporaries come from two scratch buffers per dtype, shared by all parameters.
+  Other backends keep two scratch arrays per parameter (their ``xp`` writes into them where
+  the library has ``out=``), and CuPy's fused kernels need none.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -36,6 +46,9 @@ import numpy as np
 
 from ._typing import Array
 from ._validation import check_int, check_number
+from .backend import NUMPY, Backend, fused
+from .backend import get as get_backend
+from .backend import of as backend_of
 from .errors import ConfigError, ShapeError
 from .parameter import Parameter
 
@@ -61,17 +74,17 @@ __all__ = [
 # Pure update rules (in place on arrays)
 # ---------------------------------------------------------------------------
 
-def _work_buffers(w: Array, work: Sequence[Array] | None, n: int) -> Sequence[Array]:
+def _work_buffers(w: Array, work: Sequence[Array] | None, n: int, *, xp: Any = np) -> Sequence[Array]:
     """Return ``n`` scratch arrays of ``w``'s shape and dtype (``work`` if given)."""
     if work is None:
-        return [np.empty_like(w) for _ in range(n)]
+        return [xp.empty_like(w) for _ in range(n)]
     return work
 
 
-def _decayed_grad(w: Array, g: Array, weight_decay: float, decay: bool, buf: Array) -> Array:
+def _decayed_grad(w: Array, g: Array, weight_decay: float, decay: bool, buf: Array, *, xp: Any = np) -> Array:
     """Return ``g + weight_decay*w`` (written into ``buf``) or ``g`` itself when no decay applies."""
     if decay and weight_decay != 0.0:
-        np.multiply(w, weight_decay, out=buf)
+        xp.multiply(w, weight_decay, out=buf)
         buf += g
         return buf
     return g
@@ -79,7 +92,7 @@ def _decayed_grad(w: Array, g: Array, weight_decay: float, decay: bool, buf: Arr
 
 def sgd_update(w: Array, g: Array, v: Array, *, lr: float, momentum: float = 0.0,
                nesterov: bool = False, weight_decay: float = 0.0, decay: bool = True,
-               work: Sequence[Array] | None = None) -> None:
+               work: Sequence[Array] | None = None, xp: Any = np) -> None:
     """One SGD step in place, in the course's form: ``v = momentum*v - lr*g; w = w + v``.
 
     With ``d = weight_decay`` applied only when ``decay`` is True:
@@ -110,6 +123,9 @@ def sgd_update(w: Array, g: Array, v: Array, *, lr: float, momentum: float = 0.0
         Whether this parameter takes weight decay (``Parameter.decay``).
     work : sequence of 2 ndarrays of ``w``'s shape and dtype, optional
         Scratch space (must not alias ``w``, ``g`` or ``v``); allocated when None.
+    xp : namespace, optional
+        The arrays' namespace, :attr:`ffnn.backend.Backend.xp` (NumPy by default): every
+        array call goes through it, so the same rule runs on any backend.
 
     Examples
     --------
@@ -119,20 +135,20 @@ def sgd_update(w: Array, g: Array, v: Array, *, lr: float, momentum: float = 0.0
     >>> w, v
     (array([0.95, 2.1 ]), array([-0.05,  0.1 ]))
     """
-    s1, s2 = _work_buffers(w, work, 2)
+    s1, s2 = _work_buffers(w, work, 2, xp=xp)
     if decay and weight_decay != 0.0:
-        g = _decayed_grad(w, g, weight_decay, decay, s1)
+        g = _decayed_grad(w, g, weight_decay, decay, s1, xp=xp)
     if momentum == 0.0:
         # v = 0*v - lr*g without reading v (so a stale or uninitialised v cannot leak in).
-        np.multiply(g, -lr, out=v)
+        xp.multiply(g, -lr, out=v)
         w += v
         return
     v *= momentum
-    np.multiply(g, lr, out=s2)          # s2 = lr*g
+    xp.multiply(g, lr, out=s2)          # s2 = lr*g
     v -= s2
     if nesterov:
         w -= s2                          # w + mu*v - lr*g, without a third buffer
-        np.multiply(v, momentum, out=s2)
+        xp.multiply(v, momentum, out=s2)
         w += s2
     else:
         w += v
@@ -141,7 +157,7 @@ def sgd_update(w: Array, g: Array, v: Array, *, lr: float, momentum: float = 0.0
 def adam_update(w: Array, g: Array, m: Array, v: Array, *, step: int, lr: float,
                 beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                 weight_decay: float = 0.0, decay: bool = True, decoupled: bool = False,
-                v_max: Array | None = None, work: Sequence[Array] | None = None) -> None:
+                v_max: Array | None = None, work: Sequence[Array] | None = None, xp: Any = np) -> None:
     """One Adam (or AdamW) step in place, as torch.optim.Adam / AdamW compute it.
 
     With ``t = step`` (counting from 1) and ``d = weight_decay`` applied only when ``decay``:
@@ -182,6 +198,9 @@ def adam_update(w: Array, g: Array, m: Array, v: Array, *, step: int, lr: float,
         AMSGrad's running maximum of ``v``; updated in place. None disables AMSGrad.
     work : sequence of 2 ndarrays of ``w``'s shape and dtype, optional
         Scratch space; allocated when None.
+    xp : namespace, optional
+        The arrays' namespace, :attr:`ffnn.backend.Backend.xp` (NumPy by default): every
+        array call goes through it, so the same rule runs on any backend.
 
     Examples
     --------
@@ -192,17 +211,17 @@ def adam_update(w: Array, g: Array, m: Array, v: Array, *, step: int, lr: float,
     >>> w
     array([ 0.9, -0.9])
     """
-    s1, s2 = _work_buffers(w, work, 2)
+    s1, s2 = _work_buffers(w, work, 2, xp=xp)
     if decay and weight_decay != 0.0:
         if decoupled:
             w *= 1.0 - lr * weight_decay
         else:
-            g = _decayed_grad(w, g, weight_decay, decay, s1)
+            g = _decayed_grad(w, g, weight_decay, decay, s1, xp=xp)
     m *= beta1
-    np.multiply(g, 1.0 - beta1, out=s2)
+    xp.multiply(g, 1.0 - beta1, out=s2)
     m += s2
     v *= beta2
-    np.multiply(g, g, out=s2)
+    xp.multiply(g, g, out=s2)
     s2 *= 1.0 - beta2
     v += s2
     bias_correction1 = 1.0 - beta1 ** step
@@ -210,13 +229,13 @@ def adam_update(w: Array, g: Array, m: Array, v: Array, *, step: int, lr: float,
     step_size = lr / bias_correction1
     bias_correction2_sqrt = bias_correction2 ** 0.5
     if v_max is not None:
-        np.maximum(v_max, v, out=v_max)
-        np.sqrt(v_max, out=s2)
+        xp.maximum(v_max, v, out=v_max)
+        xp.sqrt(v_max, out=s2)
     else:
-        np.sqrt(v, out=s2)
+        xp.sqrt(v, out=s2)
     s2 /= bias_correction2_sqrt
     s2 += eps                            # s2 = denominator
-    np.divide(m, s2, out=s2)
+    xp.divide(m, s2, out=s2)
     s2 *= step_size
     w -= s2
 
@@ -225,7 +244,7 @@ def rmsprop_update(w: Array, g: Array, square_avg: Array, *, lr: float, alpha: f
                    eps: float = 1e-8, momentum: float = 0.0, centered: bool = False,
                    weight_decay: float = 0.0, decay: bool = True,
                    grad_avg: Array | None = None, momentum_buffer: Array | None = None,
-                   work: Sequence[Array] | None = None) -> None:
+                   work: Sequence[Array] | None = None, xp: Any = np) -> None:
     """One RMSprop step in place, as torch.optim.RMSprop computes it.
 
     With ``d = weight_decay`` applied only when ``decay``:
@@ -266,6 +285,9 @@ def rmsprop_update(w: Array, g: Array, square_avg: Array, *, lr: float, alpha: f
         Required when ``momentum > 0``; updated in place.
     work : sequence of 2 ndarrays of ``w``'s shape and dtype, optional
         Scratch space; allocated when None.
+    xp : namespace, optional
+        The arrays' namespace, :attr:`ffnn.backend.Backend.xp` (NumPy by default): every
+        array call goes through it, so the same rule runs on any backend.
 
     Examples
     --------
@@ -275,31 +297,31 @@ def rmsprop_update(w: Array, g: Array, square_avg: Array, *, lr: float, alpha: f
     >>> w, s         # s = 0.25 * 0.5**2; w = 1 - 0.01 * 0.5 / sqrt(s)
     (array([0.98]), array([0.0625]))
     """
-    s1, s2 = _work_buffers(w, work, 2)
-    g = _decayed_grad(w, g, weight_decay, decay, s1)
+    s1, s2 = _work_buffers(w, work, 2, xp=xp)
+    g = _decayed_grad(w, g, weight_decay, decay, s1, xp=xp)
     square_avg *= alpha
-    np.multiply(g, g, out=s2)
+    xp.multiply(g, g, out=s2)
     s2 *= 1.0 - alpha
     square_avg += s2
     if centered:
         if grad_avg is None:
             raise ConfigError("rmsprop_update(centered=True) needs a grad_avg array, got None")
         grad_avg *= alpha
-        np.multiply(g, 1.0 - alpha, out=s2)
+        xp.multiply(g, 1.0 - alpha, out=s2)
         grad_avg += s2
-        np.multiply(grad_avg, grad_avg, out=s2)
-        np.subtract(square_avg, s2, out=s2)
-        np.sqrt(s2, out=s2)
+        xp.multiply(grad_avg, grad_avg, out=s2)
+        xp.subtract(square_avg, s2, out=s2)
+        xp.sqrt(s2, out=s2)
     else:
-        np.sqrt(square_avg, out=s2)
+        xp.sqrt(square_avg, out=s2)
     s2 += eps                            # s2 = r
-    np.divide(g, s2, out=s2)             # s2 = g / r
+    xp.divide(g, s2, out=s2)             # s2 = g / r
     if momentum > 0.0:
         if momentum_buffer is None:
             raise ConfigError("rmsprop_update(momentum > 0) needs a momentum_buffer array, got None")
         momentum_buffer *= momentum
         momentum_buffer += s2
-        np.multiply(momentum_buffer, lr, out=s2)
+        xp.multiply(momentum_buffer, lr, out=s2)
     else:
         s2 *= lr
     w -= s2
@@ -307,7 +329,7 @@ def rmsprop_update(w: Array, g: Array, square_avg: Array, *, lr: float, alpha: f
 
 def adagrad_update(w: Array, g: Array, accumulator: Array, *, step: int, lr: float,
                    lr_decay: float = 0.0, eps: float = 1e-10, weight_decay: float = 0.0,
-                   decay: bool = True, work: Sequence[Array] | None = None) -> None:
+                   decay: bool = True, work: Sequence[Array] | None = None, xp: Any = np) -> None:
     """One Adagrad step in place, as torch.optim.Adagrad computes it.
 
     With ``t = step`` (counting from 1) and ``d = weight_decay`` applied only when ``decay``:
@@ -335,6 +357,9 @@ def adagrad_update(w: Array, g: Array, accumulator: Array, *, step: int, lr: flo
         Whether this parameter takes weight decay.
     work : sequence of 2 ndarrays of ``w``'s shape and dtype, optional
         Scratch space; allocated when None.
+    xp : namespace, optional
+        The arrays' namespace, :attr:`ffnn.backend.Backend.xp` (NumPy by default): every
+        array call goes through it, so the same rule runs on any backend.
 
     Examples
     --------
@@ -344,21 +369,21 @@ def adagrad_update(w: Array, g: Array, accumulator: Array, *, step: int, lr: flo
     >>> w, acc       # w = 1 - 0.5 * 2 / sqrt(4)
     (array([0.5]), array([4.]))
     """
-    s1, s2 = _work_buffers(w, work, 2)
-    g = _decayed_grad(w, g, weight_decay, decay, s1)
+    s1, s2 = _work_buffers(w, work, 2, xp=xp)
+    g = _decayed_grad(w, g, weight_decay, decay, s1, xp=xp)
     clr = lr / (1.0 + (step - 1) * lr_decay)
-    np.multiply(g, g, out=s2)
+    xp.multiply(g, g, out=s2)
     accumulator += s2
-    np.sqrt(accumulator, out=s2)
+    xp.sqrt(accumulator, out=s2)
     s2 += eps
-    np.divide(g, s2, out=s2)
+    xp.divide(g, s2, out=s2)
     s2 *= clr
     w -= s2
 
 
 def adadelta_update(w: Array, g: Array, square_avg: Array, acc_delta: Array, *, lr: float = 1.0,
                     rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0, decay: bool = True,
-                    work: Sequence[Array] | None = None) -> None:
+                    work: Sequence[Array] | None = None, xp: Any = np) -> None:
     """One Adadelta step in place (Zeiler 2012), as torch.optim.Adadelta computes it.
 
     With ``d = weight_decay`` applied only when ``decay``:
@@ -391,6 +416,9 @@ def adadelta_update(w: Array, g: Array, square_avg: Array, acc_delta: Array, *, 
         Whether this parameter takes weight decay.
     work : sequence of 2 ndarrays of ``w``'s shape and dtype, optional
         Scratch space; allocated when None.
+    xp : namespace, optional
+        The arrays' namespace, :attr:`ffnn.backend.Backend.xp` (NumPy by default): every
+        array call goes through it, so the same rule runs on any backend.
 
     Examples
     --------
@@ -400,20 +428,20 @@ def adadelta_update(w: Array, g: Array, square_avg: Array, acc_delta: Array, *, 
     >>> s, u         # s = 0.25 * 2**2; Delta = sqrt(1e-4) / sqrt(1 + 1e-4) * 2 ~ 0.02
     (array([1.]), array([9.999e-05]))
     """
-    s1, s2 = _work_buffers(w, work, 2)
-    g = _decayed_grad(w, g, weight_decay, decay, s1)
+    s1, s2 = _work_buffers(w, work, 2, xp=xp)
+    g = _decayed_grad(w, g, weight_decay, decay, s1, xp=xp)
     square_avg *= rho
-    np.multiply(g, g, out=s2)
+    xp.multiply(g, g, out=s2)
     s2 *= 1.0 - rho
     square_avg += s2
-    np.add(square_avg, eps, out=s2)
-    np.sqrt(s2, out=s2)                  # s2 = sqrt(s + eps)
-    np.divide(g, s2, out=s2)             # s2 = g / sqrt(s + eps); g (maybe s1) is not read again
-    np.add(acc_delta, eps, out=s1)
-    np.sqrt(s1, out=s1)
+    xp.add(square_avg, eps, out=s2)
+    xp.sqrt(s2, out=s2)                  # s2 = sqrt(s + eps)
+    xp.divide(g, s2, out=s2)             # s2 = g / sqrt(s + eps); g (maybe s1) is not read again
+    xp.add(acc_delta, eps, out=s1)
+    xp.sqrt(s1, out=s1)
     s2 *= s1                             # s2 = Delta
     acc_delta *= rho
-    np.multiply(s2, s2, out=s1)
+    xp.multiply(s2, s2, out=s1)
     s1 *= 1.0 - rho
     acc_delta += s1
     if lr != 1.0:
@@ -434,12 +462,15 @@ _FLUSH_EVERY = 32
 """Steps between two passes that set the subnormal numbers in an optimizer's state to zero."""
 
 
-def flush_subnormals(a: Array, work: Array) -> None:
+def flush_subnormals(a: Array, work: Array, *, xp: Any = np) -> None:
     """Set the subnormal entries of ``a`` (nonzero, below ``finfo(a.dtype).tiny`` in magnitude)
-    to zero, in place; ``work`` is scratch space of ``a``'s shape and dtype.
+    to zero, in place; ``work`` is scratch space of ``a``'s shape and dtype, ``xp`` the arrays'
+    namespace (:attr:`ffnn.backend.Backend.xp`).
 
     With ``m = [|a| < tiny]`` (1 or 0): ``a <- a (1 - m)``, exact for every other value (and
-    for infinities and NaN), in cache-sized chunks.
+    for infinities and NaN), in cache-sized chunks. Other backends than NumPy take the whole
+    array at once, as ``a <- where(|a| < tiny, 0, a)`` (the array API stores no boolean
+    into a floating-point array).
 
     Examples
     --------
@@ -449,6 +480,11 @@ def flush_subnormals(a: Array, work: Array) -> None:
     >>> a
     array([ 0., -3.,  0., inf], dtype=float32)
     """
+    if xp is not np:
+        smallest_normal = float(np.finfo(backend_of(a).numpy_dtype(a.dtype)).tiny)
+        xp.abs(a, out=work)
+        xp.copyto(a, xp.where(xp.less(work, smallest_normal), 0.0, a))
+        return
     tiny = np.finfo(a.dtype).tiny
     for part, m in _in_chunks((a, work)) or [(a, work)]:
         np.abs(part, out=m)
@@ -466,8 +502,9 @@ def _in_chunks(arrays: Sequence[Array]) -> list[tuple[Array, ...]] | None:
     return [tuple(f[start:start + _CHUNK] for f in flats) for start in range(0, size, _CHUNK)]
 
 
-def _param_list(params: Any, owner: str) -> list[Parameter]:
-    """Materialise ``params`` into a list of distinct floating-point Parameters."""
+def _param_list(params: Any, owner: str) -> tuple[list[Parameter], Backend]:
+    """Materialise ``params`` into a list of distinct floating-point Parameters, all arrays of
+    one backend (returned with it)."""
     if isinstance(params, Parameter):
         raise ConfigError(f"{owner} expects an iterable of Parameter objects, got a single "
                           f"Parameter ({params.name!r}); pass [param]")
@@ -480,37 +517,49 @@ def _param_list(params: Any, owner: str) -> list[Parameter]:
     if not items:
         raise ConfigError(f"{owner} got an empty parameter list; expected at least one Parameter")
     seen: set[int] = set()
+    backends: list[Backend] = []
     for i, p in enumerate(items):
         if not isinstance(p, Parameter):
             raise ConfigError(f"{owner} expects Parameter objects, got {type(p).__name__} "
                               f"at position {i}")
-        if not isinstance(p.value, np.ndarray) or p.value.dtype.kind != "f":
-            got = (f"dtype {p.value.dtype}" if isinstance(p.value, np.ndarray)
-                   else type(p.value).__name__)
+        backend = backend_of(p.value)
+        array = isinstance(p.value, backend.array_type)
+        if not array or backend.numpy_dtype(p.value.dtype).kind != "f":
+            kind = "NumPy" if backend is NUMPY else backend.name
+            got = f"dtype {p.value.dtype}" if array else type(p.value).__name__
             raise ConfigError(f"{owner}: parameter {p.name!r} at position {i} must hold a "
-                              f"floating-point NumPy array, got {got}")
+                              f"floating-point {kind} array, got {got}")
+        if backends and backend is not backends[0]:
+            raise ConfigError(f"{owner}: parameter {p.name!r} at position {i} is a {backend.name} array "
+                              f"but parameter {items[0].name!r} at position 0 is a {backends[0].name} "
+                              "array; an optimizer's parameters share one backend (model.to(...) "
+                              "moves them all)")
+        backends.append(backend)
         if id(p) in seen:
             raise ConfigError(f"{owner}: parameter {p.name!r} at position {i} appears more "
                               "than once; each parameter must be listed once")
         seen.add(id(p))
-    return items
+    return items, backends[0]
 
 
-def _scratch_views(params: list[Parameter], n: int) -> list[tuple[Array, ...]]:
-    """``n`` scratch views per parameter, carved out of one shared buffer per dtype.
+def _scratch_views(shapes: list[tuple[int, ...]], dtypes: list[np.dtype], n: int,
+                   xp: Any = np) -> list[tuple[Array, ...]]:
+    """``n`` scratch arrays per parameter (of each parameter's shape and NumPy dtype).
 
-    Temporaries are only needed during one parameter's update, so all parameters of a dtype
-    share ``n`` flat buffers of the largest parameter's size.
+    On NumPy they are views carved out of one shared buffer per dtype: temporaries are only
+    needed during one parameter's update, so all parameters of a dtype share ``n`` flat
+    buffers of the largest parameter's size. Other backends get plain arrays per parameter.
     """
+    if xp is not np:
+        return [tuple(xp.empty(shape, dtype=dt) for _ in range(n)) for shape, dt in zip(shapes, dtypes, strict=True)]
     sizes: dict[np.dtype, int] = {}
-    for p in params:
-        dt = p.value.dtype
-        sizes[dt] = max(sizes.get(dt, 0), p.value.size)
+    for shape, dt in zip(shapes, dtypes, strict=True):
+        sizes[dt] = max(sizes.get(dt, 0), math.prod(shape))
     flat = {dt: np.empty((n, size), dtype=dt) for dt, size in sizes.items()}
     views = []
-    for p in params:
-        buf = flat[p.value.dtype]
-        views.append(tuple(buf[k, :p.value.size].reshape(p.value.shape) for k in range(n)))
+    for shape, dt in zip(shapes, dtypes, strict=True):
+        buf = flat[dt]
+        views.append(tuple(buf[k, :math.prod(shape)].reshape(shape) for k in range(n)))
     return views
 
 
@@ -538,6 +587,12 @@ class Optimizer(ABC):
     lr : float
     step_count : int
         Number of ``step()`` calls so far.
+    backend : ffnn.backend.Backend
+        Where the parameters and the state arrays live (the parameters' backend at
+        construction; :meth:`to` moves the state). On NumPy the updates run in cache-sized
+        chunks through ``numpy``; on CuPy each parameter's update is one fused kernel
+        (:mod:`ffnn.backend.fused`); elsewhere the update functions run through the
+        backend's ``xp``.
     """
 
     _hparam_names: tuple[str, ...] = ("lr",)
@@ -548,12 +603,55 @@ class Optimizer(ABC):
 
     def __init__(self, params: Iterable[Parameter], lr: float) -> None:
         name = type(self).__name__
-        self.params: list[Parameter] = _param_list(params, name)
+        self.params, backend = _param_list(params, name)
         self.lr = lr
         self.step_count = 0
-        self._shapes = [p.value.shape for p in self.params]
-        self._work = _scratch_views(self.params, 2)
+        self._shapes = [tuple(p.value.shape) for p in self.params]
+        self._dtypes = [backend.numpy_dtype(p.value.dtype) for p in self.params]
+        self._use(backend)
+
+    def _use(self, backend: Backend) -> None:
+        """Compute on ``backend`` from now on: its namespace, fused kernels, scratch space."""
+        self.backend = backend
+        self._xp = backend.xp
+        self._fused = fused.for_backend(backend)
+        # a fused kernel needs no temporaries
+        self._work = _scratch_views(self._shapes, self._dtypes, 0 if self._fused else 2, self._xp)
         self._parts_cache: dict[int, tuple[tuple[Array, ...], list[tuple[Array, ...]]]] = {}
+
+    _DERIVED = ("_xp", "_fused", "_work", "_parts_cache")
+    """What :meth:`_use` builds from the backend: left out of pickles and copies, rebuilt on load."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._use(self.backend)
+
+    def to(self, backend: str | Backend) -> Optimizer:
+        """Move the state arrays (velocities, moments...) to ``backend`` (a spec such as
+        ``"torch"`` or a :class:`~ffnn.backend.Backend`); returns the optimizer.
+
+        Call it with ``model.to(...)`` (in either order): a step checks that the parameters
+        are on the optimizer's backend. A no-op when the state is already there.
+
+        Examples
+        --------
+        >>> from ffnn.parameter import Parameter
+        >>> opt = SGD([Parameter(np.zeros(2))], lr=0.1, momentum=0.9)
+        >>> opt.to("numpy") is opt
+        True
+        """
+        target = get_backend(backend)
+        if target is self.backend:
+            return self
+        for key in self._state_keys:
+            arrays = getattr(self, key, None)
+            if arrays is not None:
+                setattr(self, key, [target.asarray(self.backend.to_numpy(a)) for a in arrays])
+        self._use(target)
+        return self
 
     # -- hyper-parameters -------------------------------------------------
     @property
@@ -585,11 +683,14 @@ class Optimizer(ABC):
                 setattr(self, key, self._zeros())
 
     def _zeros(self, fill: float = 0.0) -> list[Array]:
-        return [np.full_like(p.value, fill) for p in self.params]
+        return [self._xp.full_like(p.value, fill) for p in self.params]
 
     # -- the step ---------------------------------------------------------
     def step(self) -> None:
         """Apply ``param.grad`` to every parameter, updating ``param.value`` in place."""
+        first = self.params[0].value
+        if not isinstance(first, self.backend.array_type) or not self.backend.owns(first):
+            self._moved_error(first)
         self.step_count += 1
         for i, p in enumerate(self.params):
             w, g = p.value, p.grad
@@ -612,17 +713,28 @@ class Optimizer(ABC):
         """
         for name in self._state_names():
             for i, a in enumerate(getattr(self, name)):
-                flush_subnormals(a, self._work[i][0])
+                if self._fused is not None:
+                    fused.flush_subnormals(self._fused, a)
+                else:
+                    flush_subnormals(a, self._work[i][0], xp=self._xp)
+
+    def _moved_error(self, value: Any) -> None:
+        now = backend_of(value)
+        where = f"{now.name} arrays" if isinstance(value, now.array_type) else type(value).__name__
+        raise ConfigError(f"{type(self).__name__}: the parameters are now {where}, but the optimizer "
+                          f"was built on {self.backend.name}; call optimizer.to({now.name!r}) after "
+                          "model.to(...), or build the optimizer after model.to(...)")
 
     def _shape_error(self, i: int, p: Parameter) -> None:
         self.step_count -= 1
         gshape = None if p.grad is None else getattr(p.grad, "shape", None)
         if p.value.shape != self._shapes[i]:
             raise ShapeError(f"{type(self).__name__}: parameter {p.name!r} changed shape from "
-                             f"{self._shapes[i]} to {p.value.shape} after the optimizer was "
+                             f"{self._shapes[i]} to {tuple(p.value.shape)} after the optimizer was "
                              "created; create a new optimizer")
+        gshape = None if gshape is None else tuple(gshape)
         raise ShapeError(f"{type(self).__name__}: parameter {p.name!r} has value shape "
-                         f"{p.value.shape} but grad shape {gshape}; expected equal shapes")
+                         f"{tuple(p.value.shape)} but grad shape {gshape}; expected equal shapes")
 
     @abstractmethod
     def _update(self, i: int, p: Parameter, g: Array) -> None:
@@ -633,7 +745,10 @@ class Optimizer(ABC):
 
         The chunk views are built once and reused while the very same arrays come back
         (checked by identity, so a replaced ``param.grad`` or loaded state is picked up).
+        Only NumPy is chunked: another backend's arrays are one part.
         """
+        if self._xp is not np:
+            return [arrays]
         cache = self.__dict__.setdefault("_parts_cache", {})
         hit = cache.get(i)
         if hit is not None and len(hit[0]) == len(arrays) and all(
@@ -655,14 +770,19 @@ class Optimizer(ABC):
 
         Keys: ``"optimizer"`` (the class name), every hyper-parameter (Python scalars; betas
         a tuple), ``"step_count"``, and one key per state array name holding a list of copies
-        of NumPy arrays, one per parameter in ``params`` order. Nothing needs pickle.
+        of NumPy arrays, one per parameter in ``params`` order, whatever the backend. Nothing
+        needs pickle.
         """
         d: dict[str, Any] = {"optimizer": type(self).__name__}
         d.update(self.hyperparameters())
         d["step_count"] = self.step_count
         for name in self._state_names():
-            d[name] = [a.copy() for a in getattr(self, name)]
+            d[name] = [self._host_copy(a) for a in getattr(self, name)]
         return d
+
+    def _host_copy(self, a: Array) -> np.ndarray:
+        host = self.backend.to_numpy(a)
+        return host.copy() if host is a else host
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore hyper-parameters and state arrays from :meth:`state_dict` output, in place.
@@ -699,7 +819,7 @@ class Optimizer(ABC):
             if getattr(self, key, None) is None:
                 setattr(self, key, self._zeros())
             for dst, src in zip(getattr(self, key), sources, strict=True):
-                np.copyto(dst, src, casting="unsafe")
+                self.backend.copy_into(dst, src)
         self.step_count = step_count
 
     def _check_state_arrays(self, state: dict[str, Any]) -> dict[str, list[np.ndarray]]:
@@ -830,9 +950,13 @@ class SGD(Optimizer):
 
     def _update(self, i: int, p: Parameter, g: Array) -> None:
         lr, mu, nesterov, wd, decay = self._lr, self._momentum, self.nesterov, self.weight_decay, p.decay
+        if self._fused is not None:
+            fused.sgd_update(self._fused, p.value, g, self.velocity[i], lr=lr, momentum=mu, nesterov=nesterov,
+                             weight_decay=wd, decay=decay)
+            return
         for w, g_part, v, s1, s2 in self._parts(i, (p.value, g, self.velocity[i], *self._work[i])):
             sgd_update(w, g_part, v, lr=lr, momentum=mu, nesterov=nesterov, weight_decay=wd,
-                       decay=decay, work=(s1, s2))
+                       decay=decay, work=(s1, s2), xp=self._xp)
 
 
 def _check_betas(owner: str, betas: Any) -> tuple[float, float]:
@@ -925,11 +1049,16 @@ class Adam(Optimizer):
         options: dict[str, Any] = dict(step=self.step_count, lr=self._lr, beta1=self.betas[0], beta2=self.betas[1],
                                        eps=self.eps, weight_decay=self.weight_decay, decay=p.decay,
                                        decoupled=self._decoupled)
+        if self._fused is not None:
+            fused.adam_update(self._fused, p.value, g, self.exp_avg[i], self.exp_avg_sq[i],
+                              v_max=None if self.max_exp_avg_sq is None else self.max_exp_avg_sq[i], **options)
+            return
         arrays = (p.value, g, self.exp_avg[i], self.exp_avg_sq[i], *self._work[i])
         if self.max_exp_avg_sq is not None:             # amsgrad
             arrays += (self.max_exp_avg_sq[i],)
         for w, g_part, m, v, s1, s2, *v_max in self._parts(i, arrays):
-            adam_update(w, g_part, m, v, v_max=v_max[0] if v_max else None, work=(s1, s2), **options)
+            adam_update(w, g_part, m, v, v_max=v_max[0] if v_max else None, work=(s1, s2), xp=self._xp,
+                        **options)
 
 
 class AdamW(Adam):
@@ -1064,13 +1193,15 @@ class RMSprop(Optimizer):
                 + (("momentum_buffer",) if self._momentum > 0.0 or self.momentum_buffer is not None else ()))
 
     def _update(self, i: int, p: Parameter, g: Array) -> None:
-        rmsprop_update(p.value, g, self.square_avg[i], lr=self._lr, alpha=self.alpha,
-                       eps=self.eps, momentum=self._momentum, centered=self.centered,
-                       weight_decay=self.weight_decay, decay=p.decay,
-                       grad_avg=self.grad_avg[i] if self.grad_avg is not None else None,
-                       momentum_buffer=(self.momentum_buffer[i]
-                                        if self.momentum_buffer is not None else None),
-                       work=self._work[i])
+        options: dict[str, Any] = dict(
+            lr=self._lr, alpha=self.alpha, eps=self.eps, momentum=self._momentum, centered=self.centered,
+            weight_decay=self.weight_decay, decay=p.decay,
+            grad_avg=self.grad_avg[i] if self.grad_avg is not None else None,
+            momentum_buffer=self.momentum_buffer[i] if self.momentum_buffer is not None else None)
+        if self._fused is not None:
+            fused.rmsprop_update(self._fused, p.value, g, self.square_avg[i], **options)
+        else:
+            rmsprop_update(p.value, g, self.square_avg[i], work=self._work[i], xp=self._xp, **options)
 
 
 class Adagrad(Optimizer):
@@ -1140,9 +1271,12 @@ class Adagrad(Optimizer):
         return ("accumulator",)
 
     def _update(self, i: int, p: Parameter, g: Array) -> None:
-        adagrad_update(p.value, g, self.accumulator[i], step=self.step_count, lr=self._lr,
-                       lr_decay=self.lr_decay, eps=self.eps, weight_decay=self.weight_decay,
-                       decay=p.decay, work=self._work[i])
+        options: dict[str, Any] = dict(step=self.step_count, lr=self._lr, lr_decay=self.lr_decay, eps=self.eps,
+                                       weight_decay=self.weight_decay, decay=p.decay)
+        if self._fused is not None:
+            fused.adagrad_update(self._fused, p.value, g, self.accumulator[i], **options)
+        else:
+            adagrad_update(p.value, g, self.accumulator[i], work=self._work[i], xp=self._xp, **options)
 
 
 class Adadelta(Optimizer):
@@ -1209,8 +1343,13 @@ class Adadelta(Optimizer):
         return ("square_avg", "acc_delta")
 
     def _update(self, i: int, p: Parameter, g: Array) -> None:
-        adadelta_update(p.value, g, self.square_avg[i], self.acc_delta[i], lr=self._lr, rho=self.rho,
-                        eps=self.eps, weight_decay=self.weight_decay, decay=p.decay, work=self._work[i])
+        options: dict[str, Any] = dict(lr=self._lr, rho=self.rho, eps=self.eps, weight_decay=self.weight_decay,
+                                       decay=p.decay)
+        if self._fused is not None:
+            fused.adadelta_update(self._fused, p.value, g, self.square_avg[i], self.acc_delta[i], **options)
+        else:
+            adadelta_update(p.value, g, self.square_avg[i], self.acc_delta[i], work=self._work[i], xp=self._xp,
+                            **options)
 
 
 def by_name(name: str, params: Iterable[Parameter], lr: float, momentum: float = 0.9,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from . import backend as _backend
 from ._typing import Array
 
 __all__ = ["Parameter"]
@@ -41,17 +44,18 @@ class Parameter:
     def __init__(self, value: Array, name: str = "param", decay: bool = True) -> None:
         self.value = value
         # np.zeros (calloc) leaves the pages untouched until written; zeros_like writes every byte
-        self.grad = np.zeros(np.shape(value), dtype=value.dtype)
+        xp = np if isinstance(value, np.ndarray) else _backend.of(value).xp
+        self.grad = xp.zeros(value.shape, dtype=value.dtype)
         self.name = name
         self.decay = decay
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.value.shape
+        return tuple(self.value.shape)
 
     @property
     def size(self) -> int:
-        return int(self.value.size)
+        return math.prod(self.value.shape)
 
     def __repr__(self) -> str:
-        return f"Parameter(name={self.name!r}, shape={self.value.shape}, dtype={self.value.dtype}, decay={self.decay})"
+        return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.value.dtype}, decay={self.decay})"

@@ -6,7 +6,7 @@ A :class:`Recipe` holds every option of ``ffnn train``, in five groups:
   ``test_fraction``, ``features`` (derived plane inputs), ``preprocess``;
 - architecture: ``hidden`` ("256", "100,50", "0" for none), ``activation`` (one, or one per
   hidden layer), ``dropout``, ``init``, ``dtype``, ``norm`` (batch or layer normalization
-  after each hidden Linear);
+  after each hidden Linear), ``backend`` (where it computes: :mod:`ffnn.backend`);
 - loss: ``loss`` (a short name of :data:`ffnn.catalog.LOSSES`), ``label_smoothing``;
 - optimizer and schedule: ``optimizer``, ``lr`` (None: the optimizer's default),
   ``momentum``, ``weight_decay``, ``schedule`` (``KIND:ARG:...`` joined with ``+``);
@@ -159,6 +159,7 @@ class Recipe:
     init: str | None = None
     dtype: str = "float32"
     norm: str | None = None
+    backend: str = "numpy"
     # loss, optimizer, schedule
     loss: str = "ce"
     label_smoothing: float = 0.0
@@ -315,6 +316,8 @@ class Recipe:
                  "--seed", str(self.seed), "--epochs", str(self.epochs)]
         if self.dtype != "float32":
             args += ["--dtype", self.dtype]
+        if self.backend != "numpy":
+            args += ["--backend", self.backend]
         return " ".join(shlex.quote(a) for a in args)
 
     # -- the pipeline -----------------------------------------------------------------
@@ -360,6 +363,7 @@ class Recipe:
                      f"the network {'-'.join(map(str, sizes))} ({dtype.name}, batch size {self.batch_size})")
         model = mlp([dataset.n_features, *self.hidden_sizes, _output_size(loss, dataset)], self.activations,
                     dropout=self.dropout, init=self.init, dtype=dtype, seed=self.seed, norm=self.norm)
+        model.to(self.backend)                  # before the optimizer: its state is made there
         model.metadata.update(run_metadata(self, dataset, loss, scaler, source=source))
         lr = self.learning_rate(dataset.task)
         optimizer = catalog.optimizer(self.optimizer, model.parameters(), lr, self.momentum, self.weight_decay)
@@ -395,6 +399,18 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)                   # Python writes inf, -inf and nan as TOML does
     return json.dumps(value)             # a TOML basic string is a JSON string
+
+
+def _backend_name(value: Any) -> str:
+    """A backend name of :mod:`ffnn.backend` (checked for its form here; whether the library and
+    the device are there is checked when the run is prepared)."""
+    from .backend import SPECS
+    text = _text("backend", value).strip().lower()
+    library = text.split(":", 1)[0]
+    if text not in SPECS and library not in ("torch", "cupy", "array-api-strict"):
+        raise ConfigError(f"option backend must be one of {', '.join(SPECS)} (a device may follow, "
+                          f"e.g. torch:cuda:1), got {value!r}")
+    return text
 
 
 def _choice(name: str, choices: Callable[[], Iterable[str]]) -> Callable[[Any], str]:
@@ -463,6 +479,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "early_stopping": lambda v: _integer("early_stopping", v, low=1),
     "seed": lambda v: _integer("seed", v, low=0),
     "norm": _choice("norm", lambda: ("batch", "layer")),
+    "backend": _backend_name,
     "label_smoothing": lambda v: _number("label_smoothing", v, 0.0, 1.0),
     "clip_grad_norm": lambda v: _number("clip_grad_norm", v, low=0.0, low_open=True),
     "shift": lambda v: _integer("shift", v, low=0),

@@ -9,11 +9,13 @@ batches, and :class:`BatchGatherer` copies the rows of one batch into a reused b
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from ._typing import Seed
 from ._validation import check_int, check_number, make_rng
+from .backend import NUMPY, Backend
 from .errors import ShapeError
 
 __all__ = ["train_test_split", "epoch_order", "minibatch_indices", "BatchGatherer"]
@@ -119,10 +121,13 @@ class BatchGatherer:
 
     Parameters
     ----------
-    X : numpy.ndarray, shape (n_samples, ...)
-        The data; any dtype, kept as is.
+    X : array, shape (n_samples, ...)
+        The data; any dtype, kept as is; an array of ``backend``.
     max_batch_size : int
         Largest batch that will be gathered.
+    backend : Backend
+        Where ``X`` lives (NumPy by default); on another backend the indices are that
+        backend's arrays and the rows are gathered there (``xp.take(..., out=)``).
 
     Notes
     -----
@@ -139,17 +144,22 @@ class BatchGatherer:
     [[8.0, 9.0], [0.0, 1.0]]
     """
 
-    def __init__(self, X: np.ndarray, max_batch_size: int) -> None:
-        if not isinstance(X, np.ndarray) or X.ndim < 1:
+    def __init__(self, X: Any, max_batch_size: int, backend: Backend = NUMPY) -> None:
+        self.backend = backend
+        if backend is NUMPY and (not isinstance(X, np.ndarray) or X.ndim < 1):
             raise ShapeError(f"BatchGatherer expects an array with a sample axis, got {X!r:.60}")
         max_batch_size = check_int("max_batch_size", max_batch_size, low=1)
         self.X = X
-        self._buffer = np.empty((min(max_batch_size, max(len(X), 1)),) + X.shape[1:], dtype=X.dtype)
+        n = X.shape[0]
+        self._buffer = backend.xp.empty((min(max_batch_size, max(n, 1)),) + tuple(X.shape[1:]), dtype=X.dtype)
 
-    def __call__(self, idx: np.ndarray) -> np.ndarray:
-        if len(idx) > len(self._buffer):
-            raise ShapeError(f"BatchGatherer holds at most {len(self._buffer)} rows, got a batch "
-                             f"of {len(idx)} indices")
+    def __call__(self, idx: Any) -> Any:
+        size = idx.shape[0]
+        if size > self._buffer.shape[0]:
+            raise ShapeError(f"BatchGatherer holds at most {self._buffer.shape[0]} rows, got a batch "
+                             f"of {size} indices")
+        if self.backend is not NUMPY:    # indices made by the engine on the device: checked when drawn
+            return self.backend.xp.take(self.X, idx, axis=0, out=self._buffer[:size, ...])
         n = len(self.X)
         if len(idx) and not _below(idx, n) and (idx.min() < 0 or idx.max() >= n):
             raise ShapeError(f"batch indices must lie in [0, {n}), got values in "

@@ -62,13 +62,15 @@ def describe_model(model: Sequential) -> tuple[dict[str, Any], dict[str, np.ndar
     from . import __version__
     arrays: dict[str, np.ndarray] = {}
     layers = []
+    backend = model.backend
     for i, layer in enumerate(model.layers):
         params = {}
         for p in layer.parameters():
             key = f"{i}.{p.name}"
-            arrays[key] = p.value
-            params[p.name] = {"key": key, "shape": list(p.value.shape), "dtype": p.value.dtype.name,
-                              "sha256": _sha256(p.value)}
+            value = p.value if isinstance(p.value, np.ndarray) else backend.to_numpy(p.value)
+            arrays[key] = value
+            params[p.name] = {"key": key, "shape": list(value.shape), "dtype": value.dtype.name,
+                              "sha256": _sha256(value)}
         layers.append({"type": type(layer).__name__, "config": layer.config(), "params": params})
     header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "ffnn_version": __version__,
               "layers": layers, "metadata": model.metadata}

@@ -41,6 +41,7 @@ from numpy.typing import ArrayLike
 
 from ._typing import Seed
 from ._validation import as_float_array, check_int, check_number, generator_state, make_rng, set_generator_state
+from .backend import NUMPY
 from .callbacks import (
     Callback,
     CallbackList,
@@ -119,6 +120,8 @@ class _Data:
     gather: BatchGatherer
     source: tuple[object, object, object]
     weights: np.ndarray | None = None
+    on_device: tuple[Any, Any, Any] | None = None
+    """``(X, y, weights)`` copied once to a backend other than NumPy."""
 
 
 def _check_targets(loss: Loss, model: Sequential, y: Any, n: int, what: str) -> np.ndarray:
@@ -211,6 +214,13 @@ class Trainer:
         self.augment = augment
         self._clipping = [] if clip_grad_norm is None else [GradientClipping(clip_grad_norm)]
         self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.backend = model.backend
+        """The network's backend: the loss and the optimizer compute there too (moved here), and
+        the data are copied there once when bound."""
+        loss.to(self.backend)
+        move = getattr(optimizer, "to", None)
+        if move is not None:
+            move(self.backend)
         model_params = model.parameters()
         known = {id(p) for p in model_params}
         self._parameters = model_params + [p for p in optimizer.params if id(p) not in known]
@@ -237,6 +247,8 @@ class Trainer:
         if self.distributed is not None and augment is not None:
             raise ConfigError("augment is not supported with distributed training (each rank would draw "
                               "its own transforms from the shared seed)")
+        if self.distributed is not None and self.backend is not NUMPY:
+            raise ConfigError(f"distributed training runs on the numpy backend; this model is on {self.backend.name}")
         self.callbacks = self._callback_list(())
         self.epoch = 0
         self.batch = 0
@@ -301,7 +313,15 @@ class Trainer:
             y_val = _check_targets(loss, model, validation[1], len(X_val), "y_val")
         n = len(X_arr)
         bs = n if self.batch_size is None else min(self.batch_size, n)
-        self._data = _Data(X_arr, y_arr, X_val, y_val, BatchGatherer(X_arr, bs), source, w_arr)
+        backend = self.backend
+        if backend is NUMPY:
+            self._data = _Data(X_arr, y_arr, X_val, y_val, BatchGatherer(X_arr, bs), source, w_arr)
+        else:                         # the data move to the device once; batches are gathered there
+            on_device = (backend.asarray(X_arr), backend.asarray(y_arr),
+                         None if w_arr is None else backend.asarray(w_arr))
+            gather = BatchGatherer(X_arr if self.augment else on_device[0], bs,
+                                   backend=NUMPY if self.augment else backend)
+            self._data = _Data(X_arr, y_arr, X_val, y_val, gather, source, w_arr, on_device)
         self._data_weights = sample_weight
         loaded, self._loaded_data = self._loaded_data, None
         if loaded is None or loaded != _fingerprint(self._data):
@@ -329,6 +349,10 @@ class Trainer:
         """
         x = as_float_array(xb, "xb", dtype=self.model.dtype, ndim=2)
         t = _check_targets(self.loss, self.model, yb, len(x), "yb")
+        if self.backend is not NUMPY:
+            t = self.backend.asarray(t)
+            if self.augment is None:
+                x = self.backend.asarray(x)
         self.model.train()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             loss, _ = self._step(x, t, self.batch)
@@ -337,14 +361,16 @@ class Trainer:
     def _step(self, xb: np.ndarray, yb: np.ndarray, batch: int,
               wb: np.ndarray | None = None) -> tuple[float, float | None]:
         model, loss, shared = self.model, self.loss, self.distributed
-        if self.augment is not None:          # a new random transform of the training batch
+        if self.augment is not None:          # a new random transform of the training batch (on the host)
             xb = self.augment(xb, self.rng)
+            if self.backend is not NUMPY:
+                xb = self.backend.asarray(xb)
         self.last_batch, self.last_weights = xb, wb
         value, correct = 0.0, (0.0 if loss.classification else None)
         if shared is None or len(xb):         # a rank's share of a tiny batch may be empty
             out = model._forward(xb)
             value = loss.forward(out, yb) if wb is None else loss.forward(out, yb, sample_weight=wb)  # type: ignore[call-arg]
-            if not math.isfinite(value) and shared is None:
+            if shared is None and not self.backend.deferred and not math.isfinite(value):
                 return value, None
             correct = loss.count_correct(out, yb) if loss.classification else None
             model._backward(loss.backward(), input_grad=False)
@@ -383,19 +409,33 @@ class Trainer:
             self.batch, self._loss_sum, self._correct, self._seen, self._seconds = 0, 0.0, 0.0, 0, 0.0
         epoch = self.epoch + 1
         callbacks, loss, gather, y, order = self.callbacks, self.loss, data.gather, data.y, self._order
+        weights = data.weights
+        if data.on_device is not None:    # this epoch's order moves to the device once
+            device = self.backend
+            order = device.asarray(order)
+            y, weights = data.on_device[1], data.on_device[2]
+            take = device.xp.take
         mean = loss.reduction == "mean"
         report = callbacks.has("on_batch_end")
         callbacks.on_epoch_begin(epoch)
         t0 = time.perf_counter()
         for b in range(self.batch, -(-n // bs)):
-            idx = order[b * bs:(b + 1) * bs]
-            mine = idx if self.distributed is None else self.distributed.shard(idx)
-            value, correct = self._step(gather(mine), y[mine], b, None if data.weights is None else data.weights[mine])
+            if data.on_device is None:
+                idx = order[b * bs:(b + 1) * bs]
+                mine = idx if self.distributed is None else self.distributed.shard(idx)
+                value, correct = self._step(gather(mine), y[mine], b, None if weights is None else weights[mine])
+                size = len(idx)
+            else:
+                size = min(bs, n - b * bs)
+                idx = order[b * bs:b * bs + size]
+                xb = gather(self._order[b * bs:b * bs + size]) if self.augment else gather(idx)
+                value, correct = self._step(xb, take(y, idx, axis=0), b,
+                                            None if weights is None else take(weights, idx, axis=0))
             self._last_loss = value
-            self._loss_sum += value * len(idx) if mean else value
+            self._loss_sum += value * size if mean else value
             if correct is not None:
                 self._correct += correct
-            self._seen += len(idx)
+            self._seen += size
             self.batch = b + 1
             if report:
                 callbacks.on_batch_end(b, {"batch": b, "loss": value})
@@ -409,10 +449,16 @@ class Trainer:
         self._seconds += time.perf_counter() - t0
         return self._finish_epoch(epoch)
 
+    def _read_totals(self) -> None:
+        """Read the epoch's running totals back from the device (once per epoch: a step never waits)."""
+        self._loss_sum, self._correct = float(self._loss_sum), float(self._correct)
+        self._last_loss = float(self._last_loss)
+
     def _finish_epoch(self, epoch: int, partial: bool = False) -> dict[str, float]:
         data = self._data
         assert data is not None
         t0 = time.perf_counter()
+        self._read_totals()
         mean = self.loss.reduction == "mean"
         # one batch (full-batch descent): its loss exactly, not value * n / n (unless the epoch was
         # resumed after that batch: then only the running totals are known)
@@ -502,7 +548,8 @@ class Trainer:
         """Copies of the trained values (:attr:`parameters`), of each layer's extra state
         (BatchNorm's running statistics) and of the optimizer's and the schedules' state: what
         the divergence guard puts back."""
-        return {"values": [p.value.copy() for p in self.parameters],
+        copy = self.backend.copy
+        return {"values": [copy(p.value) for p in self.parameters],
                 "layers": [layer.extra_state() for layer in self.model.layers],
                 "optimizer": self.optimizer.state_dict(), "schedules": [_schedule_state(s) for s in self.schedules]}
 
@@ -511,7 +558,7 @@ class Trainer:
         starts over at its next batch with a new order."""
         snapshot = cast(dict[str, Any], snapshot)
         for p, value in zip(self.parameters, snapshot["values"], strict=True):
-            np.copyto(p.value, value)
+            self.backend.copy_into(p.value, value)
         for layer, extra in zip(self.model.layers, snapshot["layers"], strict=True):
             layer.load_extra_state(extra)
         self.optimizer.load_state_dict(snapshot["optimizer"])
@@ -523,7 +570,7 @@ class Trainer:
     def _position(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "batch": self.batch,
                 "order": None if self._order is None else self._order.copy(),
-                "loss_sum": self._loss_sum, "correct": self._correct, "seen": self._seen,
+                "loss_sum": float(self._loss_sum), "correct": float(self._correct), "seen": self._seen,
                 "rng": generator_state(self.rng)}
 
     def _set_position(self, position: dict[str, Any]) -> None:
@@ -545,7 +592,8 @@ class Trainer:
         return {
             "format": "ffnn-training", "version": 1,
             "position": self._position(), "rng_start": self._rng_start,
-            "model": self.model.state(), "extra_parameters": [p.value.copy() for p in self._extra_parameters()],
+            "model": self.model.state(),
+            "extra_parameters": [self.backend.to_numpy(p.value) for p in self._extra_parameters()],
             "layers": [layer.extra_state() for layer in self.model.layers],
             "optimizer": self.optimizer.state_dict(),
             "schedules": [_schedule_state(s) for s in self.schedules],
@@ -594,7 +642,7 @@ class Trainer:
     def _apply(self, state: dict[str, Any], position: dict[str, Any]) -> None:
         self.model.load_state(state["model"])
         for p, value in zip(self._extra_parameters(), state.get("extra_parameters", []), strict=True):
-            np.copyto(p.value, value)
+            self.backend.copy_into(p.value, value)
         for layer, extra in zip(self.model.layers, state["layers"], strict=True):
             layer.load_extra_state(extra)
         self.optimizer.load_state_dict(state["optimizer"])
@@ -697,17 +745,22 @@ def evaluate(model: Sequential, loss: Loss, X: ArrayLike, y: ArrayLike, batch_si
     """Loss (and accuracy for classification) of ``model`` on ``(X, y)`` in evaluation mode."""
     X = as_float_array(X, "X", dtype=model.dtype, ndim=2)
     t = _check_targets(loss, model, y, len(X), "y")
+    backend = model.backend
+    if loss.backend is not backend:
+        loss.to(backend)
     was_training = model.training
     model.eval()
     total, correct = 0.0, 0.0
     try:
         for start in range(0, len(X), batch_size):
             xb, yb = X[start:start + batch_size], t[start:start + batch_size]
+            if backend is not NUMPY:         # chunk by chunk to the device
+                xb, yb = backend.asarray(xb), backend.asarray(yb)
             out = model._forward(xb)
-            total += loss.forward(out, yb) * (len(xb) if loss.reduction == "mean" else 1)
+            total += float(loss.forward(out, yb)) * (xb.shape[0] if loss.reduction == "mean" else 1)
             c = loss.count_correct(out, yb)
             if c is not None:
-                correct += c
+                correct += float(c)
     finally:
         model.train(was_training)
     result = {"loss": total / len(X) if loss.reduction == "mean" else total}

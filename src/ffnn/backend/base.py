@@ -1,0 +1,99 @@
+"""The :class:`Backend` protocol: a namespace to compute with, and the moves to and from the host."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Backend"]
+
+
+class Backend(ABC):
+    """Where a model's arrays live and the namespace that computes on them.
+
+    Attributes
+    ----------
+    name : str
+        The spec that names it (``"numpy"``, ``"torch:cpu"``, ``"torch:cuda:0"``, ...).
+    xp : namespace
+        NumPy's names and signatures, ``out=`` included (``xp.matmul(a, b, out=buf)``,
+        ``xp.add.reduce(g, axis=0, out=gb)``, ``xp.maximum(x, 0.0, out=y)``, ``xp.where``,
+        ``xp.sum(..., axis=, keepdims=)``, ``xp.take(X, idx, axis=0, out=, mode="clip")``,
+        ``xp.empty(shape, dtype=)``, ``xp.astype``...): layers, losses and optimizers
+        compute only through it. For NumPy it is the ``numpy`` module itself.
+    array_type : type
+        The type of the backend's arrays (a cheap check on the hot path).
+    deferred : bool
+        True where reading a number back to Python waits for the device (a GPU): the engine
+        then keeps the loss and the correct count on the device and reads them once per
+        epoch, and does not test each batch's loss for NaN (the divergence guard checks the
+        epoch's).
+    """
+
+    name: str
+    xp: Any
+    array_type: Any
+    deferred: bool = False
+
+    # -- dtypes -------------------------------------------------------------------
+    def dtype(self, dtype: Any) -> Any:
+        """The backend's dtype object for a NumPy dtype (``np.float32`` -> ``torch.float32``)."""
+        return np.dtype(dtype)
+
+    def numpy_dtype(self, dtype: Any) -> np.dtype:
+        """The NumPy dtype of a backend dtype (the inverse of :meth:`dtype`)."""
+        return np.dtype(dtype)
+
+    # -- moves --------------------------------------------------------------------
+    @abstractmethod
+    def asarray(self, a: Any, dtype: Any = None) -> Any:
+        """A backend array holding ``a`` (a NumPy array or anything NumPy takes); a copy
+        unless ``a`` already is one of this backend's arrays of that dtype."""
+
+    def from_host(self, a: np.ndarray) -> Any:
+        """A host NumPy array (made for this purpose, not kept by the caller) on the backend:
+        NumPy takes it as is, other backends copy it."""
+        return self.asarray(a)
+
+    @abstractmethod
+    def to_numpy(self, a: Any) -> np.ndarray:
+        """``a`` as a NumPy array on the host (a copy for device arrays)."""
+
+    def owns(self, a: Any) -> bool:
+        """Whether ``a`` (of :attr:`array_type`) lives where this backend computes."""
+        return True
+
+    def copy(self, a: Any) -> Any:
+        """A new array equal to ``a``."""
+        out = self.xp.empty(a.shape, dtype=a.dtype)
+        self.xp.copyto(out, a)
+        return out
+
+    def copy_into(self, dst: Any, src: Any) -> None:
+        """Write ``src`` (a backend or NumPy array, cast to ``dst``'s dtype) into ``dst``."""
+        if type(src) is not self.array_type:
+            src = self.asarray(np.asarray(src), dtype=self.numpy_dtype(dst.dtype))
+        self.xp.copyto(dst, src)
+
+    def item(self, a: Any) -> float:
+        """One number read back to Python (waits for the device)."""
+        return float(self.to_numpy(a))
+
+    def all_finite(self, a: Any) -> bool:
+        """Whether every element of ``a`` is finite (read back: waits for the device)."""
+        return bool(self.to_numpy(self.xp.all(self.xp.isfinite(a))))
+
+    def synchronize(self) -> None:
+        """Wait until the device has finished the work queued so far (timings); the host's
+        work is finished when its call returns."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<ffnn backend {self.name}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickles and deep copies share the one backend object per name
+        from . import get
+        return (get, (self.name,))
