@@ -14,6 +14,10 @@ Generic on purpose: module-specific fixtures live in their own test modules.
 - ``requires_torch``: skip a test cleanly when PyTorch is not installed. Use either
   ``@pytest.mark.requires_torch`` (registered below, no import needed) or
   ``from conftest import requires_torch`` (a ``pytest.mark.skipif``).
+- ``FFNN_BACKEND_MATRIX=required`` (set by ``.ci/run``): the three-backend matrix (NumPy,
+  PyTorch CPU tensors, array-api-strict on its second device) must run, so a missing
+  ``torch``, ``array_api_compat`` or ``array_api_strict`` stops the session instead of
+  skipping those tests.
 """
 
 from __future__ import annotations
@@ -53,8 +57,17 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+BACKEND_MATRIX = ("torch", "array_api_compat", "array_api_strict")
+"""What the backend tests need beyond NumPy (the test extra installs them)."""
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires_torch: needs PyTorch; skipped when it is not installed")
+    if os.environ.get("FFNN_BACKEND_MATRIX") == "required":
+        missing = [name for name in BACKEND_MATRIX if importlib.util.find_spec(name) is None]
+        if missing:
+            raise pytest.UsageError(f"FFNN_BACKEND_MATRIX=required but {', '.join(missing)} is not installed: "
+                                    "the backend tests would be skipped")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -103,18 +103,20 @@ def as_float_array(x: Any, name: str = "input", *, dtype: Any = None, ndim: int 
     return arr
 
 
-def check_2d(x: np.ndarray, owner: str) -> None:
-    """Check that ``x`` is a batch: a 2-D array (n_samples, n_features)."""
-    if not isinstance(x, np.ndarray):
-        raise ShapeError(f"{owner} expects a NumPy array, got {_describe(x)}")
+def check_2d(x: Any, owner: str, array_type: Any = np.ndarray) -> None:
+    """Check that ``x`` is a batch: a 2-D array (n_samples, n_features) of ``array_type``
+    (a backend's array type, :mod:`ffnn.backend`; NumPy's by default)."""
+    if not isinstance(x, array_type):
+        kind = "a NumPy array" if array_type is np.ndarray else f"an array of type {array_type.__name__}"
+        raise ShapeError(f"{owner} expects {kind}, got {_describe(x)}")
     if x.ndim != 2:
         raise ShapeError(f"{owner} expects a 2-D batch of shape (n_samples, n_features), "
-                         f"got shape {x.shape}")
+                         f"got shape {tuple(x.shape)}")
 
 
-def check_features(x: np.ndarray, expected: int, owner: str) -> None:
-    """Check the feature count of a batch ``x``."""
-    check_2d(x, owner)
+def check_features(x: Any, expected: int, owner: str, array_type: Any = np.ndarray) -> None:
+    """Check the feature count of a batch ``x`` (an array of ``array_type``)."""
+    check_2d(x, owner, array_type)
     if x.shape[1] != expected:
         raise ShapeError(f"{owner} expects {expected} input features, got {x.shape[1]}")
 

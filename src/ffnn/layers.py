@@ -150,7 +150,14 @@ class Layer(ABC):
         for name in self._CACHES:
             if state.get(name) is not None:
                 state[name] = None
+        state.pop("_xp", None)                   # a namespace (modules): the backend restores it
+        state.pop("_array", None)
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "backend" in state:
+            self._xp, self._array = self.backend.xp, self.backend.array_type
 
     def to(self, backend: str | _backend.Backend) -> Layer:
         """Move the layer to ``backend`` (a name such as ``"torch"`` or a
@@ -197,16 +204,11 @@ class Layer(ABC):
         return buf
 
     def _check_width(self, x: Any, n: int | None, name: str) -> None:
-        """The slow path of an input check: a 2-D float batch of this backend (``n`` features)."""
-        if self.backend is _backend.NUMPY or not isinstance(x, self._array):
-            if n is None:
-                check_2d(x, name)
-            else:
-                check_features(x, n, name)
-            return
-        if x.ndim != 2 or (n is not None and x.shape[1] != n):
-            want = "(n_samples, n_features)" if n is None else f"(n_samples, {n})"
-            raise ShapeError(f"{name} expects a 2-D batch {want}, got shape {tuple(x.shape)}")
+        """The slow path of an input check: a 2-D batch of this backend's arrays (``n`` features)."""
+        if n is None:
+            check_2d(x, name, self._array)
+        else:
+            check_features(x, n, name, self._array)
 
     def _cached(self, name: str) -> Any:
         value = getattr(self, name, None)

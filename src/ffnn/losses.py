@@ -93,6 +93,17 @@ class Loss(ABC):
         self.__dict__.pop("_row_index", None)
         return self
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_xp", None)                   # a namespace (modules): the backend restores it
+        state.pop("_array", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "backend" in state:
+            self._xp, self._array = self.backend.xp, self.backend.array_type
+
     def _value(self, value: Any) -> Any:
         """A loss or count as a Python float, or as a 0-d device array on a deferred backend."""
         return value if self.backend.deferred else float(value)
@@ -239,6 +250,8 @@ class Loss(ABC):
         against each target above 0.5, averaged over the outputs of a sample.
         """
         xp = self._xp
+        if self.backend is not _backend.NUMPY and self._host(target):
+            target = self.backend.asarray(np.asarray(target))
         if self.target_kind == "classes":
             if target.ndim == 1:
                 return self._value(xp.count_nonzero(xp.argmax(output, axis=1) == target))

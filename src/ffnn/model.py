@@ -147,6 +147,9 @@ class Sequential:
         """
         backend = self.backend
         if backend is not _backend.NUMPY and isinstance(x, backend.array_type):
+            if not backend.owns(x):
+                raise ConfigError(f"{what} is an array on another device than the network's "
+                                  f"({backend.name}); move it there first (backend.asarray)")
             if x.ndim != 2:
                 raise ShapeError(f"{what} must be a 2-D batch (n_samples, n_features), got shape {tuple(x.shape)}")
             dtype = self.dtype
@@ -171,13 +174,16 @@ class Sequential:
         The input is validated (numeric, 2-D, finite, right feature count) and the result
         is a new array that belongs to the caller.
         """
-        if self.backend is _backend.NUMPY:
+        backend = self.backend
+        if backend is _backend.NUMPY or not isinstance(x, backend.array_type):
             x = as_float_array(x, "network input", dtype=self.dtype)
             if x.ndim != 2:
                 raise ShapeError(f"network input must be a 2-D batch (n_samples, n_features), got shape {x.shape}")
+            if backend is not _backend.NUMPY:
+                x = backend.asarray(x)
         else:
             x = self._input(x)
-        return self.backend.copy(self._forward(x))
+        return backend.copy(self._forward(x))
 
     __call__ = forward
 

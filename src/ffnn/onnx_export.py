@@ -390,6 +390,8 @@ def to_onnx(model: Any, *, dtype: Any = None, labels: bool = False) -> onnx.Mode
     """The checked ONNX model of a network or fitted estimator, not written; see :func:`export_onnx`."""
     onnx = _onnx()
     network, estimator = _network(model)
+    if network.backend.name != "numpy":      # the graph's constants are host arrays
+        network = network.copy().to("numpy")
     dt = check_dtype(dtype if dtype is not None else (network.dtype or np.float32))
     if network.dtype not in (None, dt):
         network = network.astype(dt)

@@ -161,6 +161,8 @@ def to_torch(model: Sequential) -> torch.nn.Sequential:
     torch = _torch()
     if not isinstance(model, Sequential):
         raise ConfigError(f"to_torch expects an ffnn.Sequential, got {type(model).__name__}")
+    if model.backend.name != "numpy":        # the weights are copied from host arrays
+        model = model.copy().to("numpy")
     module = torch.nn.Sequential(*(_layer_to_torch(torch, layer, i) for i, layer in enumerate(model.layers)))
     return module.train(model.training)
 

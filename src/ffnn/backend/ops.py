@@ -224,4 +224,4 @@ class OutOps:
         return self.ns.take_along_axis(a, indices, axis=axis)
 
     def __repr__(self) -> str:
-        return f"OutOps({self.ns.__name__}, device={self.device!r})"
+        return f"{type(self).__name__}({self.ns.__name__}, device={self.device!r})"
