@@ -138,6 +138,9 @@ class Loss(ABC):
         return (w / self._xp.sum(w) if self.reduction == "mean" else w)[:, None]
 
     def _check_output(self, output: Any) -> Any:
+        if self._xp is np and type(output) is np.ndarray and output.ndim == 2 and output.dtype.kind == "f" \
+                and output.shape[0]:
+            return output                        # the common case, checked cheaply
         if not isinstance(output, self._array) or self.backend.numpy_dtype(output.dtype).kind != "f":
             where = "" if self.backend is _backend.NUMPY else f" of the {self.backend.name} backend"
             raise ShapeError(f"{type(self).__name__} expects the network output as a floating-point "
@@ -250,6 +253,8 @@ class Loss(ABC):
         against each target above 0.5, averaged over the outputs of a sample.
         """
         xp = self._xp
+        if xp is np and self.target_kind == "classes" and target.ndim == 1:   # the engine's case, cheaply
+            return float(np.count_nonzero(output.argmax(axis=1) == target))
         if self.backend is not _backend.NUMPY and self._host(target):
             target = self.backend.asarray(np.asarray(target))
         if self.target_kind == "classes":
@@ -339,41 +344,21 @@ class SoftmaxCrossEntropy(Loss):
 
     def forward(self, output: Array, target: Any, sample_weight: Array | None = None) -> float:
         z = self._check_output(output)
-        xp = self._xp
         n, k = z.shape
-        shifted = z - xp.max(z, axis=1, keepdims=True)
-        p = xp.exp(shifted)
-        sums = xp.sum(p, axis=1, keepdims=True)
-        p /= sums
-        log_norm = xp.log(sums)
         t = self._target(target)
         if self.label_smoothing:         # the smoothed target is dense: the probability-target branch
             t = self._smoothed(z, t)
         scale = self._row_scale(z, sample_weight)
         if not isinstance(t, (str, bytes)) and t.ndim == 1:
-            labels = self._labels(t, k, n)
-            rows = self._rows(n)
-            picked = shifted[rows, labels]
-            if sample_weight is None:
-                loss = self._value(xp.sum(log_norm) - xp.sum(picked)) * scale
-            else:
-                loss = self._value(xp.sum(scale[:, 0] * (log_norm[:, 0] - picked)))
-            if xp is np:
-                p[rows, labels] -= 1.0
-            else:
-                p -= self._one_hot(p, labels)
+            t = self._labels(t, k, n)
         else:
             host = self._host(t)
             t = self._dense_target(z, t)
-            if host and not self.backend.deferred and self.backend.item(xp.min(t)) < 0:
+            if host and not self.backend.deferred and bool(self._xp.any(t < 0)):
                 raise LabelError("SoftmaxCrossEntropy probability targets must be >= 0, "
-                                 f"got {self.backend.item(xp.min(t)):g}")
-            loss = self._value(xp.sum(scale * t * (log_norm - shifted)))
-            p -= t
-        p *= scale
-        self._grad = p
-        return loss
-
+                                 f"got {self.backend.item(self._xp.min(t)):g}")
+        loss, self._grad = self.backend.softmax_cross_entropy(z, t, scale, self._rows(n))
+        return self._value(loss)
 
     def _rows(self, n: int) -> np.ndarray:
         """``arange(n)``, kept between calls (the batch size rarely changes)."""

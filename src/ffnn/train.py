@@ -217,6 +217,7 @@ class Trainer:
         self.backend = model.backend
         """The network's backend: the loss and the optimizer compute there too (moved here), and
         the data are copied there once when bound."""
+        self._deferred = self.backend.deferred    # a GPU: no number is read back per step
         loss.to(self.backend)
         move = getattr(optimizer, "to", None)
         if move is not None:
@@ -370,7 +371,7 @@ class Trainer:
         if shared is None or len(xb):         # a rank's share of a tiny batch may be empty
             out = model._forward(xb)
             value = loss.forward(out, yb) if wb is None else loss.forward(out, yb, sample_weight=wb)  # type: ignore[call-arg]
-            if shared is None and not self.backend.deferred and not math.isfinite(value):
+            if shared is None and not self._deferred and not math.isfinite(value):
                 return value, None
             correct = loss.count_correct(out, yb) if loss.classification else None
             model._backward(loss.backward(), input_grad=False)

@@ -85,6 +85,36 @@ class Backend(ABC):
         """Whether every element of ``a`` is finite (read back: waits for the device)."""
         return bool(self.to_numpy(self.xp.all(self.xp.isfinite(a))))
 
+    # -- fused kernels ---------------------------------------------------------------
+    def softmax_cross_entropy(self, z: Any, target: Any, scale: Any, rows: Any) -> tuple[Any, Any]:
+        """Softmax and cross-entropy fused, on logits ``z`` (N, K): ``(E, dE/dz)``.
+
+        With ``p = softmax(z)`` (the row maximum subtracted first), targets ``t`` (class
+        labels (N,), checked, or probabilities (N, K)) and the per-sample factor ``s`` (a
+        number, ``1/N`` or 1, or a column (N, 1) of sample weights):
+        ``E = sum_n s_n (logsumexp(z_n) - sum_k t_nk z_nk)`` and ``dE/dz = s (p - t)``.
+        ``rows`` is ``arange(N)`` on this backend. The loss is a 0-d array here (a float on
+        NumPy); :class:`ffnn.losses.SoftmaxCrossEntropy` validates the targets and calls this.
+        """
+        xp = self.xp
+        shifted = z - xp.max(z, axis=1, keepdims=True)
+        p = xp.exp(shifted)
+        sums = xp.sum(p, axis=1, keepdims=True)
+        p /= sums
+        log_norm = xp.log(sums)
+        if target.ndim == 1:
+            picked = shifted[rows, target]
+            if isinstance(scale, float):
+                loss = (xp.sum(log_norm) - xp.sum(picked)) * scale
+            else:
+                loss = xp.sum(scale[:, 0] * (log_norm[:, 0] - picked))
+            p -= xp.astype(target[:, None] == xp.arange(z.shape[1])[None, :], p.dtype)   # one-hot rows
+        else:
+            loss = xp.sum(scale * target * (log_norm - shifted))
+            p -= target
+        p *= scale
+        return loss, p
+
     def synchronize(self) -> None:
         """Wait until the device has finished the work queued so far (timings); the host's
         work is finished when its call returns."""

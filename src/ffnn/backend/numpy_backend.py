@@ -42,6 +42,26 @@ class NumpyBackend(Backend):
     def all_finite(self, a: Any) -> bool:
         return bool(np.isfinite(a).all())
 
+    def softmax_cross_entropy(self, z: Any, target: Any, scale: Any, rows: Any) -> tuple[float, np.ndarray]:
+        """:meth:`Backend.softmax_cross_entropy` with NumPy's fast paths: array methods, the
+        labels' entries picked and decremented by fancy indexing, the loss a float."""
+        shifted = z - z.max(axis=1, keepdims=True)
+        p = np.exp(shifted)
+        sums = p.sum(axis=1, keepdims=True)
+        p /= sums
+        log_norm = np.log(sums)
+        if target.ndim == 1:
+            if isinstance(scale, float):
+                loss = float(log_norm.sum() - shifted[rows, target].sum()) * scale
+            else:
+                loss = float(np.sum(scale[:, 0] * (log_norm[:, 0] - shifted[rows, target])))
+            p[rows, target] -= 1.0
+        else:
+            loss = float(np.sum(scale * target * (log_norm - shifted)))
+            p -= target
+        p *= scale
+        return loss, p
+
 
 NUMPY = NumpyBackend()
 """The default backend of every layer, loss and optimizer."""
