@@ -182,7 +182,7 @@ class Loss(ABC):
     def _labels(self, t: Any, k: int, n: int) -> Any:
         """Class labels (N,) checked to lie in [0, k) (host labels; the backend's own were
         checked by the engine), on the backend."""
-        if self._host(t):
+        if self._xp is np or self._host(t):
             labels = t if _valid_labels(t, k) else check_labels(t, k, f"{type(self).__name__} labels")
             if self.backend is not _backend.NUMPY:
                 labels = self.backend.asarray(labels)
@@ -345,7 +345,7 @@ class SoftmaxCrossEntropy(Loss):
     def forward(self, output: Array, target: Any, sample_weight: Array | None = None) -> float:
         z = self._check_output(output)
         n, k = z.shape
-        t = self._target(target)
+        t = target if type(target) is np.ndarray else self._target(target)
         if self.label_smoothing:         # the smoothed target is dense: the probability-target branch
             t = self._smoothed(z, t)
         scale = self._row_scale(z, sample_weight)
@@ -358,7 +358,7 @@ class SoftmaxCrossEntropy(Loss):
                 raise LabelError("SoftmaxCrossEntropy probability targets must be >= 0, "
                                  f"got {self.backend.item(self._xp.min(t)):g}")
         loss, self._grad = self.backend.softmax_cross_entropy(z, t, scale, self._rows(n))
-        return self._value(loss)
+        return loss if type(loss) is float else self._value(loss)
 
     def _rows(self, n: int) -> np.ndarray:
         """``arange(n)``, kept between calls (the batch size rarely changes)."""
