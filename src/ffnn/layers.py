@@ -38,6 +38,7 @@ from ._validation import (
     make_rng,
     set_generator_state,
 )
+from .backend.numpy_backend import aligned, aligned_zeros
 from .errors import ConfigError, ShapeError
 from .parameter import Parameter
 
@@ -178,7 +179,7 @@ class Layer(ABC):
         source = self.backend
         for p in self.parameters():
             p.value = target.asarray(source.to_numpy(p.value))
-            p.grad = target.xp.zeros(p.value.shape, dtype=p.value.dtype)
+            p.grad = target.zeros(p.value.shape, p.value.dtype)
         for name in self._move_arrays():
             value = getattr(self, name)
             if value is not None:
@@ -200,7 +201,7 @@ class Layer(ABC):
         """An array owned by this layer, reused while shape and dtype stay the same."""
         buf = self._buffers.get(key)
         if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._buffers[key] = self._xp.empty(shape, dtype=dtype)
+            buf = self._buffers[key] = self.backend.empty(shape, dtype)
         return buf
 
     def _check_width(self, x: Any, n: int | None, name: str) -> None:
@@ -291,8 +292,8 @@ class Linear(_Typed):
         w = np.asarray(initializer((self.out_features, self.in_features), make_rng(rng), self.dtype))
         if w.shape != (self.out_features, self.in_features):
             raise ShapeError(f"init returned shape {w.shape}, expected {(self.out_features, self.in_features)}")
-        self.weight = Parameter(w.astype(self.dtype, copy=False), name="weight", decay=True)
-        self.bias = Parameter(np.zeros(self.out_features, self.dtype), name="bias", decay=False) if bias else None
+        self.weight = Parameter(aligned(w.astype(self.dtype, copy=False)), name="weight", decay=True)
+        self.bias = Parameter(aligned_zeros(self.out_features, self.dtype), name="bias", decay=False) if bias else None
         self._x: np.ndarray | None = None
 
     def forward(self, x: Array) -> Array:

@@ -300,12 +300,11 @@ class Sequential:
         clone = self.copy()
         for layer in clone.layers:
             backend = getattr(layer, "backend", _backend.NUMPY)
-            native = backend.dtype(dt)
             if hasattr(layer, "dtype"):
                 layer.dtype = dt
             for p in layer.parameters():
-                p.value = backend.xp.astype(p.value, native)
-                p.grad = backend.xp.zeros(p.value.shape, dtype=native)
+                p.value = backend.asarray(p.value, dtype=dt)
+                p.grad = backend.zeros(p.value.shape, dt)
             if isinstance(getattr(layer, "_buffers", None), dict):
                 layer._buffers.clear()
         return clone

@@ -555,7 +555,8 @@ def _scratch_views(shapes: list[tuple[int, ...]], dtypes: list[np.dtype], n: int
     sizes: dict[np.dtype, int] = {}
     for shape, dt in zip(shapes, dtypes, strict=True):
         sizes[dt] = max(sizes.get(dt, 0), math.prod(shape))
-    flat = {dt: np.empty((n, size), dtype=dt) for dt, size in sizes.items()}
+    # each row starts on a cache line, as the backend's other arrays
+    flat = {dt: NUMPY.empty((n, -(-size * dt.itemsize // 64) * 64 // dt.itemsize), dt) for dt, size in sizes.items()}
     views = []
     for shape, dt in zip(shapes, dtypes, strict=True):
         buf = flat[dt]
@@ -683,7 +684,11 @@ class Optimizer(ABC):
                 setattr(self, key, self._zeros())
 
     def _zeros(self, fill: float = 0.0) -> list[Array]:
-        return [self._xp.full_like(p.value, fill) for p in self.params]
+        arrays = [self.backend.zeros(p.value.shape, p.value.dtype) for p in self.params]
+        if fill:
+            for a in arrays:
+                a[...] = fill
+        return arrays
 
     # -- the step ---------------------------------------------------------
     def step(self) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from . import backend as _backend
 from ._typing import Array
 
@@ -43,9 +41,8 @@ class Parameter:
 
     def __init__(self, value: Array, name: str = "param", decay: bool = True) -> None:
         self.value = value
-        # np.zeros (calloc) leaves the pages untouched until written; zeros_like writes every byte
-        xp = np if isinstance(value, np.ndarray) else _backend.of(value).xp
-        self.grad = xp.zeros(value.shape, dtype=value.dtype)
+        # zeros (calloc) leave the pages untouched until written; zeros_like writes every byte
+        self.grad = _backend.of(value).zeros(value.shape, value.dtype)
         self.name = name
         self.decay = decay
 

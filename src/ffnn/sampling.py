@@ -151,7 +151,7 @@ class BatchGatherer:
         max_batch_size = check_int("max_batch_size", max_batch_size, low=1)
         self.X = X
         n = X.shape[0]
-        self._buffer = backend.xp.empty((min(max_batch_size, max(n, 1)),) + tuple(X.shape[1:]), dtype=X.dtype)
+        self._buffer = backend.empty((min(max_batch_size, max(n, 1)),) + tuple(X.shape[1:]), X.dtype)
 
     def __call__(self, idx: Any) -> Any:
         size = idx.shape[0]

@@ -61,6 +61,14 @@ class Backend(ABC):
     def to_numpy(self, a: Any) -> np.ndarray:
         """``a`` as a NumPy array on the host (a copy for device arrays)."""
 
+    def empty(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        """A new uninitialised array (a NumPy dtype or the backend's), for buffers and state."""
+        return self.xp.empty(tuple(shape), dtype=self.dtype(dtype))
+
+    def zeros(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        """A new array of zeros (a NumPy dtype or the backend's)."""
+        return self.xp.zeros(tuple(shape), dtype=self.dtype(dtype))
+
     def owns(self, a: Any) -> bool:
         """Whether ``a`` (of :attr:`array_type`) lives where this backend computes."""
         return True
