@@ -4,7 +4,7 @@ PyTorch eager and JAX (issue #17).
 Run from the repository root on a machine with a CUDA GPU (see bench/README.md)::
 
     python bench/gpu.py [--batches 128,1024,4096] [--check-steps 20] [--repeats 7]
-        [--min-block 0.2] [--threads N] [--json OUT] [--dry-run]
+        [--min-block 0.2] [--sizes 784,1024,1024,10] [--threads N] [--json OUT] [--dry-run | --cpu]
 
 The net is 784-1024-1024-10 (ReLU), softmax cross-entropy, SGD(lr=0.01, momentum=0.9), float32
 everywhere: TF32 off in PyTorch (``allow_tf32 = False``, ``float32_matmul_precision
@@ -25,7 +25,9 @@ the median of the per-repeat ratios of adjacent blocks, so drift of the machine 
 
 ``--dry-run`` runs the same code on tiny sizes on the CPU ("torch:cpu" for ffnn's torch path,
 PyTorch eager and JAX on the CPU; the CuPy and CUDA-graph paths are reported as skipped) in a
-few seconds: the test of this script.
+few seconds: the test of this script. ``--cpu`` runs the full net on the CPU the same way
+(batches 128 and 1024): which backend to pick on a machine without a GPU. ffnn on NumPy is
+timed in every mode (on a GPU machine: the CPU it would otherwise run on).
 """
 
 from __future__ import annotations
@@ -50,9 +52,10 @@ import _common as C  # noqa: E402
 LR, MOMENTUM = 0.01, 0.9
 WEIGHT_TOL = 1e-4     # every path against ffnn-NumPy after the check steps (float32: ~1e-5 expected)
 GRAPH_TOL = 1e-6      # CUDA-graph replays against plain steps: the same kernels, so bitwise equal expected
-NEEDS_CUDA = "needs CUDA (--dry-run runs on the CPU)"
+NEEDS_CUDA = "needs CUDA (this run is on the CPU)"
 
 PATHS = {
+    "ffnn-numpy": "ffnn, backend 'numpy' on the CPU (also the weights' reference)",
     "ffnn-cupy": "ffnn, backend {spec}",
     "ffnn-torch": "ffnn, backend {spec}",
     "ffnn-torch-graph": "ffnn, backend {spec}, one step captured as a CUDA graph and replayed",
@@ -72,11 +75,14 @@ class Config:
     repeats: int              # timed blocks per path and batch size
     min_block: float          # seconds a timed block lasts at least
     warmup_steps: int         # untimed steps before the blocks (also the step-time estimate)
-    cuda: bool                # False: --dry-run on the CPU
+    cuda: bool                # False: on the CPU (--dry-run, --cpu)
     max_block_steps: int = 20_000
+    pause: float = 0.05       # seconds of idle before each block: spinning threads of the last path settle
 
     def ffnn_spec(self, path: str) -> str | None:
-        """The ffnn backend of an ffnn path (None: the path needs CUDA and this is a dry run)."""
+        """The ffnn backend of an ffnn path (None: the path needs CUDA and this run is on the CPU)."""
+        if path == "ffnn-numpy":
+            return "numpy"
         if path == "ffnn-torch":
             return "torch:cuda" if self.cuda else "torch:cpu"
         if not self.cuda:
@@ -87,7 +93,10 @@ class Config:
 FULL = Config(sizes=(784, 1024, 1024, 10), batches=(128, 1024, 4096), check_steps=20, repeats=7,
               min_block=0.2, warmup_steps=20, cuda=True)
 DRY = Config(sizes=(784, 32, 32, 10), batches=(8, 16), check_steps=3, repeats=3,
-             min_block=0.005, warmup_steps=2, cuda=False, max_block_steps=50)
+             min_block=0.005, warmup_steps=2, cuda=False, max_block_steps=50, pause=0.0)
+CPU = Config(sizes=FULL.sizes, batches=(128, 1024), check_steps=20, repeats=5, min_block=0.2,
+             warmup_steps=5, cuda=False, pause=0.2)
+"""``--cpu``: the full net on the CPU backends (which one to pick on a machine without a GPU)."""
 
 
 def describe(path: str, cfg: Config) -> str:
@@ -414,11 +423,13 @@ def max_abs_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return max(float(np.max(np.abs(x.astype(np.float64) - y))) for x, y in zip(a, b, strict=True))
 
 
-def run_block(runner: Runner, start: int, k: int) -> float:
+def run_block(runner: Runner, start: int, k: int, pause: float = 0.0) -> float:
     """Seconds per step of ``k`` steps (batches ``start``, ``start + 1``, ... cycled), the
-    device synchronized before the clock starts and before it stops."""
+    device synchronized before the clock starts and before it stops, after ``pause`` seconds
+    of idle (the threads a previous path left spinning stop stealing cores)."""
     n = len(runner.batches)
     runner.sync()
+    time.sleep(pause)
     t0 = time.perf_counter()
     for s in range(start, start + k):
         runner.step(s % n)
@@ -436,7 +447,7 @@ def time_interleaved(runners: dict[str, Runner], cfg: Config,
 
     def block(name: str, start: int, steps: int) -> float | None:
         try:
-            return run_block(runners[name], start, steps)
+            return run_block(runners[name], start, steps, cfg.pause)
         except Exception as e:  # noqa: BLE001 - reported; the other paths go on
             traceback.print_exc()
             entries[name].update(status="failed", reason=f"timing: {type(e).__name__}: {e}")
@@ -531,9 +542,13 @@ TABLE_HEADER = f"{'batch':>5}  {'path':<17} {'samples/s':>12} {'us/step':>10} {'
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dry-run", action="store_true",
-                   help="tiny sizes on the CPU (784-32-32-10, batches 8 and 16, 3 steps): a smoke test in seconds")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true",
+                      help="tiny sizes on the CPU (784-32-32-10, batches 8 and 16, 3 steps): a smoke test in seconds")
+    mode.add_argument("--cpu", action="store_true",
+                      help="the full net on the CPU backends (batches 128 and 1024), for a machine without a GPU")
     p.add_argument("--batches", help="comma-separated batch sizes (default 128,1024,4096)")
+    p.add_argument("--sizes", help="the net's layer sizes, comma-separated (default 784,1024,1024,10)")
     p.add_argument("--check-steps", type=int, help="steps of the weight check (default 20)")
     p.add_argument("--repeats", type=int, help="timed blocks per path and batch size (default 7)")
     p.add_argument("--min-block", type=float, help="seconds a timed block lasts at least (default 0.2)")
@@ -541,10 +556,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="pin CPU BLAS/intra-op threads (default: as they are; 1 with --dry-run)")
     p.add_argument("--json", metavar="OUT", help="write every figure (per-block times included) to OUT")
     a = p.parse_args(argv)
-    base = DRY if a.dry_run else FULL
+    base = DRY if a.dry_run else CPU if a.cpu else FULL
     changes: dict[str, Any] = {}
     if a.batches:
         changes["batches"] = tuple(int(s) for s in a.batches.split(",") if s.strip())
+    if a.sizes:
+        changes["sizes"] = tuple(int(s) for s in a.sizes.split(",") if s.strip())
+        if len(changes["sizes"]) < 2 or changes["sizes"][0] != C.N_FEATURES or changes["sizes"][-1] != C.N_CLASSES:
+            p.error(f"--sizes must run from {C.N_FEATURES} inputs to {C.N_CLASSES} outputs, e.g. 784,100,10")
     for opt in ("check_steps", "repeats", "min_block"):
         if getattr(a, opt) is not None:
             changes[opt] = getattr(a, opt)
@@ -569,12 +588,13 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "dry_run": args.dry_run, "config": asdict(cfg), "lr": LR, "momentum": MOMENTUM,
+        "dry_run": args.dry_run, "cpu": args.cpu, "config": asdict(cfg), "lr": LR, "momentum": MOMENTUM,
         "threads": args.threads, "weight_tol": WEIGHT_TOL, "graph_tol": GRAPH_TOL,
         "machine": C.machine_info(), "device": device, "precision": precision,
         "paths": {path: describe(path, cfg) for path in PATHS}}
     v = device["versions"]
-    print(f"ffnn GPU benchmark  {results['date']}{'  (dry run: tiny sizes, on the CPU)' if args.dry_run else ''}")
+    mode = "  (dry run: tiny sizes, on the CPU)" if args.dry_run else "  (on the CPU)" if args.cpu else ""
+    print(f"ffnn GPU benchmark  {results['date']}{mode}")
     print(f"device: {device['name']}" + (f", compute capability {device['capability']}, {device['memory_gib']} GiB"
                                          if "capability" in device else ""))
     print(f"versions: python {results['machine']['python']}, numpy {np.__version__}, ffnn {results['machine']['ffnn']}"

@@ -22,7 +22,7 @@ import pytest
 pytestmark = pytest.mark.requires_torch
 
 SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "gpu.py"
-PATHS = {"ffnn-cupy", "ffnn-torch", "ffnn-torch-graph", "torch-eager", "jax-jit"}
+PATHS = {"ffnn-numpy", "ffnn-cupy", "ffnn-torch", "ffnn-torch-graph", "torch-eager", "jax-jit"}
 HAS_JAX = importlib.util.find_spec("jax") is not None
 
 
@@ -61,7 +61,7 @@ def test_every_path_at_every_batch_size(dry_run):
             assert e["reason"].strip(), (batch, path)
     for _, path, e in _entries(data):
         if path in ("ffnn-cupy", "ffnn-torch-graph"):
-            assert e == {"status": "skipped", "reason": "needs CUDA (--dry-run runs on the CPU)"}
+            assert e == {"status": "skipped", "reason": "needs CUDA (this run is on the CPU)"}
         elif path == "jax-jit" and not HAS_JAX:
             assert e["status"] == "skipped" and "JAX is not installed" in e["reason"]
         else:
