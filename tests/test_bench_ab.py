@@ -41,5 +41,5 @@ def test_quick_run_against_head(tmp_path):
     for row in rows:
         old, new = row["seconds"]["old"], row["seconds"]["new"]
         assert len(old) == len(new) == 3 and min(old + new) > 0
-        assert row["new_over_old"] == pytest.approx(statistics.median(o / w for o, w in zip(old, new)))
+        assert row["new_over_old"] == pytest.approx(statistics.median(o / w for o, w in zip(old, new, strict=True)))
         assert row["old_samples_per_s"] == pytest.approx(1024 / statistics.median(old))
