@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 
-class Layer(ABC):
+class Layer(_backend.OnBackend, ABC):
     """Base class: ``forward``, ``backward``, ``parameters``, train/eval mode, ``config``.
 
     The protocol every layer follows (built-in or written by a user), and the only thing
@@ -74,13 +74,9 @@ class Layer(ABC):
     """
 
     training: bool = True
-    backend: _backend.Backend = _backend.NUMPY
-    """Where the layer's arrays live; :meth:`to` moves them."""
     array_api: bool = False
     """Whether the layer computes only through ``self._xp`` (the backend's namespace), and so
     runs on every backend; a layer that calls NumPy itself stays on NumPy."""
-    _xp: Any = np
-    _array: Any = np.ndarray
     in_features: int | None = None
     """The input width the layer requires, or None when any width works."""
     kinks: tuple[float, ...] = ()
@@ -146,19 +142,12 @@ class Layer(ABC):
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the layer's configuration, parameters and random generator, not what the
         last forward pass left behind: the scratch buffers and the caches (the last input)."""
-        state = self.__dict__.copy()
+        state = super().__getstate__()
         state["_buffers"] = {}
         for name in self._CACHES:
             if state.get(name) is not None:
                 state[name] = None
-        state.pop("_xp", None)                   # a namespace (modules): the backend restores it
-        state.pop("_array", None)
         return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        if "backend" in state:
-            self._xp, self._array = self.backend.xp, self.backend.array_type
 
     def to(self, backend: str | _backend.Backend) -> Layer:
         """Move the layer to ``backend`` (a name such as ``"torch"`` or a
@@ -188,7 +177,7 @@ class Layer(ABC):
         for name in self._CACHES:
             if getattr(self, name, None) is not None:
                 setattr(self, name, None)
-        self.backend, self._xp, self._array = target, target.xp, target.array_type
+        self._use_backend(target)
         if isinstance(self, _Typed):
             self.dtype = self.dtype              # its name on the new backend
         return self

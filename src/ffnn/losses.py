@@ -39,7 +39,7 @@ TARGET_KINDS = ("classes", "binary", "values")
 """What a loss compares the output with (:attr:`Loss.target_kind`)."""
 
 
-class Loss(ABC):
+class Loss(_backend.OnBackend, ABC):
     """Base class: validates shapes, applies the reduction, caches what ``backward`` needs.
 
     The protocol the training engine relies on (built-in or written by a user):
@@ -62,10 +62,6 @@ class Loss(ABC):
     """
 
     target_kind: ClassVar[str] = "values"
-    backend: _backend.Backend = _backend.NUMPY
-    """Where the outputs it takes live (the network's backend; :meth:`to` sets it)."""
-    _xp: Any = np
-    _array: Any = np.ndarray
 
     def __init__(self, reduction: str = "mean") -> None:
         self.reduction = check_choice("reduction", reduction, ("mean", "sum"))
@@ -88,21 +84,10 @@ class Loss(ABC):
         target = _backend.get(backend)
         if target is self.backend:
             return self
-        self.backend, self._xp, self._array = target, target.xp, target.array_type
+        self._use_backend(target)
         self._grad = None
         self.__dict__.pop("_row_index", None)
         return self
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.pop("_xp", None)                   # a namespace (modules): the backend restores it
-        state.pop("_array", None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        if "backend" in state:
-            self._xp, self._array = self.backend.xp, self.backend.array_type
 
     def _value(self, value: Any) -> Any:
         """A loss or count as a Python float, or as a 0-d device array on a deferred backend."""

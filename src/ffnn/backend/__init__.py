@@ -26,11 +26,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..errors import ConfigError
 from .base import Backend
 from .numpy_backend import NUMPY, NumpyBackend
 
-__all__ = ["Backend", "NumpyBackend", "NUMPY", "get", "SPECS"]
+__all__ = ["Backend", "NumpyBackend", "NUMPY", "OnBackend", "get", "of", "SPECS"]
 
 SPECS = ("numpy", "torch", "torch:cpu", "torch:cuda", "cupy", "array-api-strict")
 """The backend names :func:`get` knows (a device index or name may follow ``torch:cuda``,
@@ -88,6 +90,32 @@ def _device_index(spec: str, device: str) -> int:
     if index < 0:
         raise ConfigError(f"backend {spec!r}: the device must be a number >= 0, got {device!r}")
     return index
+
+
+class OnBackend:
+    """What computes on a backend (layers, losses): :attr:`backend`, and what the hot path
+    reads of it, ``_xp`` (its namespace) and ``_array`` (its array type), set together by
+    :meth:`_use_backend`. NumPy by default. Pickles and copies carry the backend (by name),
+    not the namespace (modules do not pickle): it is looked up again when they are loaded."""
+
+    backend: Backend = NUMPY
+    """Where the arrays live and compute (:mod:`ffnn.backend`); ``to(...)`` moves them."""
+    _xp: Any = np
+    _array: Any = np.ndarray
+
+    def _use_backend(self, target: Backend) -> None:
+        self.backend, self._xp, self._array = target, target.xp, target.array_type
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_xp", None)
+        state.pop("_array", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "backend" in state:
+            self._use_backend(self.backend)
 
 
 def of(array: Any) -> Backend:

@@ -133,9 +133,6 @@ class OutOps:
     def divide(self, a: Any, b: Any, out: Any = None) -> Any:
         return _store(out, a / b)
 
-    def negative(self, a: Any, out: Any = None) -> Any:
-        return _store(out, -a)
-
     def maximum(self, a: Any, b: Any, out: Any = None) -> Any:
         like = b if isinstance(a, (int, float)) else a
         return _store(out, self.ns.maximum(self._scalar(a, like), self._scalar(b, like)))
@@ -156,12 +153,17 @@ class OutOps:
     def equal(self, a: Any, b: Any, out: Any = None) -> Any:
         return _store(out, a == b)
 
+    def _elementwise(self, name: str, a: Any, out: Any) -> Any:
+        """The namespace's elementwise function ``name`` of ``a``, stored into ``out`` if given."""
+        return _store(out, getattr(self.ns, name)(a))
+
     def _unary(name: str) -> Any:  # type: ignore[misc]  # noqa: N805 - builds methods
         def method(self: OutOps, a: Any, out: Any = None) -> Any:
-            return _store(out, getattr(self.ns, name)(a))
+            return self._elementwise(name, a, out)
         method.__name__ = name
         return method
 
+    negative = _unary("negative")
     abs = _unary("abs")
     sqrt = _unary("sqrt")
     exp = _unary("exp")

@@ -79,19 +79,16 @@ class TorchOps(OutOps):
     def greater(self, a: Any, b: Any, out: Any = None) -> Any:
         return a > b if out is None else self.torch.gt(a, b, out=out)
 
-    def _native(name: str) -> Any:  # type: ignore[misc]  # noqa: N805 - builds methods
-        def method(self: TorchOps, a: Any, out: Any = None) -> Any:
-            fn = getattr(self.torch, name)
-            return fn(a) if out is None else fn(a, out=out)
-        method.__name__ = name
-        return method
+    _NATIVE = {"negative": "neg", "abs": "abs", "sqrt": "sqrt", "exp": "exp", "expm1": "expm1",
+               "log": "log", "log1p": "log1p", "tanh": "tanh", "sign": "sign"}
+    """The elementwise functions PyTorch computes straight into ``out=`` (NumPy name: torch name)."""
 
-    abs = _native("abs")
-    sqrt = _native("sqrt")
-    exp = _native("exp")
-    tanh = _native("tanh")
-    negative = _native("neg")
-    del _native
+    def _elementwise(self, name: str, a: Any, out: Any) -> Any:
+        native = self._NATIVE.get(name)
+        if native is None:
+            return super()._elementwise(name, a, out)
+        fn = getattr(self.torch, native)
+        return fn(a) if out is None else fn(a, out=out)
 
     def sum(self, a: Any, axis: Any = None, keepdims: bool = False, out: Any = None, dtype: Any = None) -> Any:
         if out is None or axis is None or dtype is not None:
