@@ -834,3 +834,33 @@ def test_an_optimizer_built_before_the_move_says_so_when_stepped(spec):
     ffnn.Trainer(reference, losses.SoftmaxCrossEntropy(), optim.SGD(reference.parameters(), lr=0.1, momentum=0.9),
                  batch_size=8, seed=0).fit(X, y, epochs=2)
     _state_equal(model.state(), reference.state(), **TRAIN_TOL)
+
+
+# --- the command line ---------------------------------------------------------------------
+
+def test_ffnn_train_backend_trains_there_and_writes_the_same_run(tmp_path, capsys):
+    from ffnn.cli import main
+    common = ["train", "--data", "xor", "--hidden", "8", "--epochs", "3", "--batch-size", "4", "--dtype", "float64"]
+    assert main([*common, "--out", str(tmp_path / "np")]) == 0
+    assert main([*common, "--backend", "torch", "--out", str(tmp_path / "torch")]) == 0
+    on_numpy, on_torch = ffnn.load(tmp_path / "np" / "model.ffnn"), ffnn.load(tmp_path / "torch" / "model.ffnn")
+    assert on_torch.backend.name == "numpy"                       # model files are NumPy everywhere
+    assert on_torch.metadata["recipe"]["backend"] == "torch"
+    for a, b in zip(on_numpy.parameters(), on_torch.parameters(), strict=True):
+        np.testing.assert_allclose(a.value, b.value, rtol=0, atol=1e-10)
+    import pandas as pd
+    histories = [pd.read_csv(tmp_path / name / "history.csv") for name in ("np", "torch")]
+    assert list(histories[0].columns) == list(histories[1].columns)
+    np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("cuda", "option backend must be one of numpy, torch"),
+    ("torch:cuda", "PyTorch sees no CUDA device here"),
+])
+def test_ffnn_train_bad_backend_is_one_line_and_exit_2(name, message, tmp_path, capsys):
+    from ffnn.cli import main
+    assert main(["train", "--data", "xor", "--epochs", "1", "--backend", name, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+    assert not (tmp_path / "run").exists() and not list(tmp_path.glob(".run*"))   # no run, no state left behind
