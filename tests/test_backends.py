@@ -864,3 +864,77 @@ def test_ffnn_train_bad_backend_is_one_line_and_exit_2(name, message, tmp_path, 
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
     assert not (tmp_path / "run").exists() and not list(tmp_path.glob(".run*"))   # no run, no state left behind
+
+
+# --- a deferred backend (a GPU's behaviour, on the CPU) ------------------------------------
+
+@pytest.fixture
+def deferred(monkeypatch):
+    """PyTorch CPU tensors with the backend marked ``deferred``, as on a GPU: the engine must
+    keep the loss and the counts on the device and read them once per epoch."""
+    from ffnn.backend.torch_backend import TorchBackend
+    backend = TorchBackend("cpu")
+    backend.deferred = True
+    backend.name = "torch:cpu-deferred"
+    monkeypatch.setitem(ffnn_backend._CACHE, backend.name, backend)   # copies find it by name
+    return backend
+
+
+def _host_reads(monkeypatch) -> list[str]:
+    """Count every way a tensor's value can come back to Python."""
+    reads: list[str] = []
+    for name in ("item", "tolist", "numpy", "__float__", "__int__", "__bool__", "__index__"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            reads.append(_name)
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    return reads
+
+
+def _deferred_trainer(spec_or_backend, clip=None, lr=0.1):
+    model = ffnn.mlp([8, 16, 3], activation="tanh", seed=0, dtype=np.float64).to(spec_or_backend)
+    optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    return ffnn.Trainer(model, losses.SoftmaxCrossEntropy(), optimizer, batch_size=10, seed=1, clip_grad_norm=clip)
+
+
+def test_a_deferred_step_reads_nothing_back_and_an_epoch_reads_once(deferred, monkeypatch):
+    X, y = _data()
+    trainer = _deferred_trainer(deferred, clip=1.0)
+    trainer.fit(X, y, epochs=1)                              # warm: buffers, bound data
+    xb, yb = trainer._data.on_device[0][:10, ...], trainer._data.on_device[1][:10]
+    reads = _host_reads(monkeypatch)
+    for b in range(5):
+        value, correct = trainer._step(xb, yb, b)
+    assert reads == [] and isinstance(value, torch.Tensor) and isinstance(correct, torch.Tensor)
+    trainer.fit(X, y, epochs=2)                             # 12 batches
+    assert 0 < len(reads) < 12, reads                        # the epoch's totals and the guard's checks
+
+
+def test_a_deferred_run_equals_numpy(deferred):
+    X, y = _data()
+    runs = {}
+    for key, on in (("numpy", "numpy"), ("deferred", deferred)):
+        trainer = _deferred_trainer(on, clip=0.5)
+        history = trainer.fit(X, y, epochs=3, validation=0.2)
+        runs[key] = (trainer.model.state(), [{k: r[k] for k in ("loss", "accuracy", "val_loss")} for r in history.records],
+                     trainer.callbacks.callbacks)
+    _state_equal(runs["deferred"][0], runs["numpy"][0], rtol=0, atol=1e-10)
+    for a, b in zip(runs["deferred"][1], runs["numpy"][1], strict=True):
+        assert a == pytest.approx(b, rel=1e-10)
+    clip = next(cb for cb in runs["deferred"][2] if type(cb).__name__ == "GradientClipping")
+    assert isinstance(clip.last_norm, torch.Tensor)          # the clipping scale stayed on the device
+
+
+def test_a_deferred_run_that_diverges_is_caught_at_the_epochs_end(deferred):
+    """The loss is not read per batch: the guard finds the blow-up at the end of the epoch (the
+    epoch's loss, the weights) and rolls back to the epoch's start, as on NumPy."""
+    X = np.random.default_rng(0).standard_normal((120, 8))
+    model = ffnn.mlp([8, 16, 1], activation="relu", seed=0, dtype=np.float64).to(deferred)
+    start = model.state()
+    trainer = ffnn.Trainer(model, losses.EuclideanLoss(), optim.SGD(model.parameters(), lr=1e3, momentum=0.9),
+                           batch_size=16, seed=1)
+    with pytest.raises(TrainingDivergedError, match="training diverged at epoch 1, batch 7: the epoch's loss is"):
+        trainer.fit(X, X[:, :1] * 3, epochs=3)
+    _state_equal(model.state(), start)
