@@ -918,8 +918,8 @@ def test_a_deferred_run_equals_numpy(deferred):
     for key, on in (("numpy", "numpy"), ("deferred", deferred)):
         trainer = _deferred_trainer(on, clip=0.5)
         history = trainer.fit(X, y, epochs=3, validation=0.2)
-        runs[key] = (trainer.model.state(), [{k: r[k] for k in ("loss", "accuracy", "val_loss")} for r in history.records],
-                     trainer.callbacks.callbacks)
+        records = [{k: r[k] for k in ("loss", "accuracy", "val_loss")} for r in history.records]
+        runs[key] = (trainer.model.state(), records, trainer.callbacks.callbacks)
     _state_equal(runs["deferred"][0], runs["numpy"][0], rtol=0, atol=1e-10)
     for a, b in zip(runs["deferred"][1], runs["numpy"][1], strict=True):
         assert a == pytest.approx(b, rel=1e-10)
