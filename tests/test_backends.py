@@ -938,3 +938,43 @@ def test_a_deferred_run_that_diverges_is_caught_at_the_epochs_end(deferred):
     with pytest.raises(TrainingDivergedError, match="training diverged at epoch 1, batch 7: the epoch's loss is"):
         trainer.fit(X, X[:, :1] * 3, epochs=3)
     _state_equal(model.state(), start)
+
+
+# --- central finite differences on the backend ---------------------------------------------
+
+@backends
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
+def test_every_layer_passes_gradcheck_on_the_backend(case, spec):
+    """``ffnn.gradcheck`` of a small net around the layer, computed on the backend in float64
+    (the backend's own kernels against central differences), input gradient included."""
+    layer = _make_layer(case, np.float64)
+    net = ffnn.Sequential([layers.Linear(4, case.in_features, rng=0, dtype=np.float64), layer,
+                           layers.Linear(case.out_features, 3, rng=1, dtype=np.float64)]).to(spec)
+    X = np.random.default_rng(2).normal(size=(6, 4))
+    report = ffnn.gradcheck(net, losses.SoftmaxCrossEntropy(), X, np.array([0, 1, 2, 0, 1, 2]), check_input=True)
+    assert report.ok, report
+    assert net.backend is ffnn_backend.get(spec) and sum(e.checked for e in report.entries) > 0
+
+
+class _WrongCube(layers.Layer):
+    """``y = x^3`` with a wrong derivative (``2 x^2`` instead of ``3 x^2``), written for every backend."""
+
+    array_api = True
+
+    def forward(self, x):
+        self._x = x
+        return x * x * x
+
+    def backward(self, grad_out, input_grad=True):
+        return 2.0 * self._x * self._x * grad_out
+
+
+@backends
+def test_gradcheck_on_the_backend_finds_a_wrong_gradient(spec):
+    net = ffnn.Sequential([layers.Linear(3, 4, rng=0, dtype=np.float64), _WrongCube(),
+                           layers.Linear(4, 2, rng=1, dtype=np.float64)]).to(spec)
+    loss = losses.SoftmaxCrossEntropy()
+    report = ffnn.gradcheck(net, loss, np.random.default_rng(0).normal(size=(5, 3)), np.array([0, 1, 0, 1, 1]))
+    assert not report.ok
+    assert [e.name for e in report.entries if not e.ok] == ["0.weight", "0.bias"]   # below the wrong layer
+    assert loss.backend is ffnn_backend.NUMPY                    # the caller's loss was not moved

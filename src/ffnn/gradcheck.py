@@ -10,6 +10,7 @@ instead of being reported as a wrong gradient.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,7 +102,8 @@ def gradcheck(model: Sequential, loss: Loss, X: Any, y: Any, eps: float = 1e-6, 
     ``check_input=True``) the numeric derivative is
     ``(E(theta + eps e_i) - E(theta - eps e_i)) / (2 eps)``, computed on a float64 copy of the
     model (the model itself is not changed) in evaluation mode, so Dropout and RReLU are
-    deterministic.
+    deterministic, on the model's backend (``model.to("torch")``: PyTorch's kernels are
+    checked too).
 
     Parameters
     ----------
@@ -135,10 +137,16 @@ def gradcheck(model: Sequential, loss: Loss, X: Any, y: Any, eps: float = 1e-6, 
     if max_elements is not None:
         max_elements = check_int("max_elements", max_elements, low=1)
     generator = make_rng(rng)
-    net = model.astype(np.float64).eval()
-    X = np.array(as_float_array(X, "X", dtype=np.float64, ndim=2))
+    net = model.astype(np.float64).eval()           # on the model's backend: its kernels are checked
+    backend = net.backend
+    if loss.backend is not backend:                  # a copy: the caller's loss stays where it is
+        loss = copy.copy(loss).to(backend)
+    X = backend.asarray(np.array(as_float_array(X, "X", dtype=np.float64, ndim=2)))
     if isinstance(y, np.ndarray) and y.dtype.kind == "f":
         y = y.astype(np.float64)
+
+    def host(a: Any) -> np.ndarray:
+        return a if isinstance(a, np.ndarray) else backend.to_numpy(a)
 
     kinked = [(i, layer, tuple(float(k) for k in layer.kinks or ()))      # every Layer has kinks
               for i, layer in enumerate(net.layers)]
@@ -150,36 +158,38 @@ def gradcheck(model: Sequential, loss: Loss, X: Any, y: Any, eps: float = 1e-6, 
         for layer in net.layers:
             corners = layer.kinks or ()
             if corners:
-                sides.append(np.stack([np.sign(x - float(k)) for k in corners]).astype(np.int8))
+                sides.append(np.stack([np.sign(host(x) - float(k)) for k in corners]).astype(np.int8))
             x = layer.forward(x)
-        return loss.forward(x, y), sides
+        return float(loss.forward(x, y)), sides
 
     def crossed(base: list[np.ndarray], moved: list[np.ndarray]) -> set[int]:
         return {j for j, (a, b) in enumerate(zip(base, moved, strict=True)) if not np.array_equal(a, b)}
 
     _, base_sides = objective()
-    dX = net._backward(loss.backward().copy(), input_grad=check_input)
-    targets = [(name, p.value, p.grad.copy()) for name, p in net.named_parameters()]
+    dX = net._backward(backend.copy(loss.backward()), input_grad=check_input)
+    targets = [(name, p.value, host(p.grad).copy()) for name, p in net.named_parameters()]
     if check_input:
         assert dX is not None  # _backward returns dE/dX when input_grad=True
-        targets.append(("input", X, dX.copy()))
+        targets.append(("input", X, host(dX).copy()))
 
     entries: list[GradcheckEntry] = []
     at_kinks: set[int] = set()
     for name, value, analytic in targets:
-        flat_value, flat_analytic = value.reshape(-1), analytic.reshape(-1)
-        idx = np.arange(flat_value.size)
-        if max_elements is not None and flat_value.size > max_elements:
-            idx = np.sort(generator.choice(flat_value.size, max_elements, replace=False))
+        shape = tuple(value.shape)
+        flat_analytic = analytic.reshape(-1)
+        idx = np.arange(flat_analytic.size)
+        if max_elements is not None and flat_analytic.size > max_elements:
+            idx = np.sort(generator.choice(flat_analytic.size, max_elements, replace=False))
         numeric = np.empty(len(idx))
         smooth = np.ones(len(idx), dtype=bool)
         for j, i in enumerate(idx):
-            saved = flat_value[i]
-            flat_value[i] = saved + eps
+            at = tuple(int(k) for k in np.unravel_index(i, shape))   # any backend's arrays take it
+            saved = float(value[at])
+            value[at] = saved + eps
             plus, plus_sides = objective()
-            flat_value[i] = saved - eps
+            value[at] = saved - eps
             minus, minus_sides = objective()
-            flat_value[i] = saved
+            value[at] = saved
             numeric[j] = (plus - minus) / (2 * eps)
             corners = crossed(base_sides, plus_sides) | crossed(base_sides, minus_sides)
             if corners:
@@ -190,7 +200,7 @@ def gradcheck(model: Sequential, loss: Loss, X: Any, y: Any, eps: float = 1e-6, 
         # at least the smallest normal float: a zero gradient with atol=0 is a zero relative error, not 0/0
         rel_err = abs_err / np.maximum(np.maximum(np.abs(a), np.abs(numeric)), max(atol, _TINY))
         entries.append(GradcheckEntry(
-            name=name, shape=tuple(value.shape), checked=int(smooth.sum()),
+            name=name, shape=shape, checked=int(smooth.sum()),
             max_abs_error=float(abs_err.max(initial=0.0)), max_rel_error=float(rel_err.max(initial=0.0)),
             ok=bool(np.all(abs_err <= atol + rtol * np.abs(numeric))), skipped=int((~smooth).sum())))
     names = tuple(f"layer {kinked[j][0]} ({type(kinked[j][1]).__name__})" for j in sorted(at_kinks))
