@@ -328,9 +328,11 @@ class Recipe:
 
     def prepare(self, dataset: Dataset | None = None, *, source: str = "ffnn") -> Run:
         """Build everything a run needs from ``dataset`` (default: :meth:`load_data`)."""
+        from .backend import get as get_backend
         from .builder import check_memory, memory_estimate, mlp
         from .data.features import plane_features
 
+        backend = get_backend(self.backend)        # a missing library or device: said before any data load
         dataset = self.load_data() if dataset is None else dataset
         raw_train = raw_test = None
         names = self.feature_names
@@ -363,7 +365,7 @@ class Recipe:
                      f"the network {'-'.join(map(str, sizes))} ({dtype.name}, batch size {self.batch_size})")
         model = mlp([dataset.n_features, *self.hidden_sizes, _output_size(loss, dataset)], self.activations,
                     dropout=self.dropout, init=self.init, dtype=dtype, seed=self.seed, norm=self.norm)
-        model.to(self.backend)                  # before the optimizer: its state is made there
+        model.to(backend)                       # before the optimizer: its state is made there
         model.metadata.update(run_metadata(self, dataset, loss, scaler, source=source))
         lr = self.learning_rate(dataset.task)
         optimizer = catalog.optimizer(self.optimizer, model.parameters(), lr, self.momentum, self.weight_decay)
