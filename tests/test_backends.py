@@ -978,3 +978,29 @@ def test_gradcheck_on_the_backend_finds_a_wrong_gradient(spec):
     assert not report.ok
     assert [e.name for e in report.entries if not e.ok] == ["0.weight", "0.bias"]   # below the wrong layer
     assert loss.backend is ffnn_backend.NUMPY                    # the caller's loss was not moved
+
+
+@backends
+@pytest.mark.parametrize("run", ["sgd", "bn-dropout"])
+def test_data_kept_on_the_host_give_the_same_run_and_move_batch_by_batch(run, spec, monkeypatch):
+    """``Trainer(device_data=False)``: the inputs stay on the host and each batch is staged to the
+    backend (data larger than the device's memory); the run is the NumPy run, and no copy of
+    the whole input matrix is made."""
+    X, y = _data()
+    b = ffnn_backend.get(spec)
+    real_asarray, real_stage = b.asarray, b.stage
+    moved: list[tuple[int, ...]] = []
+    staged: list[tuple[int, ...]] = []
+    monkeypatch.setattr(b, "asarray", lambda a, dtype=None: (moved.append(np.shape(a)), real_asarray(a, dtype))[1])
+    monkeypatch.setattr(b, "stage", lambda batch: (staged.append(batch.shape), real_stage(batch))[1])
+    histories, states = [], []
+    for on, device_data in (("numpy", True), (spec, False)):
+        model = _net("bn-dropout" if run == "bn-dropout" else "mlp").to(on)
+        trainer = ffnn.Trainer(model, losses.SoftmaxCrossEntropy(), _optimizer("sgd", model), batch_size=25, seed=3,
+                               device_data=device_data)
+        histories.append([r["loss"] for r in trainer.fit(X, y, epochs=2, validation=0.2).records])
+        states.append(model.state())
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-10)
+    _state_equal(states[1], states[0], rtol=0, atol=1e-10)
+    assert (96, 8) not in moved                                     # the 96 training inputs never moved whole
+    assert staged == ([(25, 8)] * 3 + [(21, 8)]) * 2                # 3 x 25 + 21 rows per epoch, batch by batch

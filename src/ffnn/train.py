@@ -177,6 +177,12 @@ class Trainer:
         A random transform of every training batch before its forward pass (e.g.
         :class:`ffnn.augment.RandomShift`), drawing from the trainer's generator: reproducible
         from ``seed`` and kept by checkpoints. Held-out data and evaluation are not augmented.
+    device_data : bool
+        On a backend other than NumPy (``model.to(...)``): copy the training inputs to the
+        device once (True, the default) or keep them on the host and copy each batch (False:
+        for data larger than the device's memory; on a CUDA device through pinned staging
+        buffers, asynchronously). The labels are copied once either way. With ``augment`` the
+        inputs stay on the host (the transform runs there).
 
     Attributes
     ----------
@@ -206,7 +212,7 @@ class Trainer:
                  batch_size: int | None = 128, shuffle: bool = True, seed: Seed = None,
                  progress: bool | None = False, verbose: bool = False,
                  distributed: DataParallel | bool | None = None, clip_grad_norm: float | None = None,
-                 augment: Augment | None = None) -> None:
+                 augment: Augment | None = None, device_data: bool = True) -> None:
         _check_parts(model, loss, optimizer)
         if augment is not None and not callable(augment):
             raise ConfigError(f"augment must be a callable f(batch, rng) -> batch (e.g. ffnn.augment.RandomShift(2)), "
@@ -218,6 +224,7 @@ class Trainer:
         """The network's backend: the loss and the optimizer compute there too (moved here), and
         the data are copied there once when bound."""
         self._deferred = self.backend.deferred    # a GPU: no number is read back per step
+        self.device_data = bool(device_data)
         loss.to(self.backend)
         move = getattr(optimizer, "to", None)
         if move is not None:
@@ -317,11 +324,11 @@ class Trainer:
         backend = self.backend
         if backend is NUMPY:
             self._data = _Data(X_arr, y_arr, X_val, y_val, BatchGatherer(X_arr, bs), source, w_arr)
-        else:                         # the data move to the device once; batches are gathered there
-            on_device = (backend.asarray(X_arr), backend.asarray(y_arr),
+        else:                         # the labels move to the device once, the inputs once or per batch
+            inputs_there = self.device_data and self.augment is None
+            on_device = (backend.asarray(X_arr) if inputs_there else None, backend.asarray(y_arr),
                          None if w_arr is None else backend.asarray(w_arr))
-            gather = BatchGatherer(X_arr if self.augment else on_device[0], bs,
-                                   backend=NUMPY if self.augment else backend)
+            gather = BatchGatherer(on_device[0], bs, backend=backend) if inputs_there else BatchGatherer(X_arr, bs)
             self._data = _Data(X_arr, y_arr, X_val, y_val, gather, source, w_arr, on_device)
         self._data_weights = sample_weight
         loaded, self._loaded_data = self._loaded_data, None
@@ -352,8 +359,6 @@ class Trainer:
         t = _check_targets(self.loss, self.model, yb, len(x), "yb")
         if self.backend is not NUMPY:
             t = self.backend.asarray(t)
-            if self.augment is None:
-                x = self.backend.asarray(x)
         self.model.train()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             loss, _ = self._step(x, t, self.batch)
@@ -364,8 +369,8 @@ class Trainer:
         model, loss, shared = self.model, self.loss, self.distributed
         if self.augment is not None:          # a new random transform of the training batch (on the host)
             xb = self.augment(xb, self.rng)
-            if self.backend is not NUMPY:
-                xb = self.backend.asarray(xb)
+        if self.backend is not NUMPY and type(xb) is np.ndarray:
+            xb = self.backend.stage(xb)       # a host batch (augmented, or the data stay on the host)
         self.last_batch, self.last_weights = xb, wb
         value, correct = 0.0, (0.0 if loss.classification else None)
         if shared is None or len(xb):         # a rank's share of a tiny batch may be empty
@@ -429,7 +434,7 @@ class Trainer:
             else:
                 size = min(bs, n - b * bs)
                 idx = order[b * bs:b * bs + size]
-                xb = gather(self._order[b * bs:b * bs + size]) if self.augment else gather(idx)
+                xb = gather(idx) if data.on_device[0] is not None else gather(self._order[b * bs:b * bs + size])
                 value, correct = self._step(xb, take(y, idx, axis=0), b,
                                             None if weights is None else take(weights, idx, axis=0))
             self._last_loss = value

@@ -61,6 +61,11 @@ class Backend(ABC):
     def to_numpy(self, a: Any) -> np.ndarray:
         """``a`` as a NumPy array on the host (a copy for device arrays)."""
 
+    def stage(self, batch: np.ndarray) -> Any:
+        """A host batch on the backend, for one training step (the engine's per-batch copy when
+        the data stay on the host). The result may be reused by the next call."""
+        return self.asarray(batch)
+
     def empty(self, shape: tuple[int, ...], dtype: Any) -> Any:
         """A new uninitialised array (a NumPy dtype or the backend's), for buffers and state."""
         return self.xp.empty(tuple(shape), dtype=self.dtype(dtype))
