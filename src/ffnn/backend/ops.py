@@ -73,15 +73,6 @@ class OutOps:
     def zeros(self, shape: Any, dtype: Any = None) -> Any:
         return self.ns.zeros(tuple(shape), dtype=self.dtype(dtype or np.float64), device=self.device)
 
-    def ones(self, shape: Any, dtype: Any = None) -> Any:
-        return self.ns.ones(tuple(shape), dtype=self.dtype(dtype or np.float64), device=self.device)
-
-    def full(self, shape: Any, fill_value: float, dtype: Any = None) -> Any:
-        return self.ns.full(tuple(shape), fill_value, dtype=self.dtype(dtype or np.float64), device=self.device)
-
-    def zeros_like(self, a: Any) -> Any:
-        return self.ns.zeros(a.shape, dtype=a.dtype, device=self.device)
-
     def empty_like(self, a: Any) -> Any:
         return self.ns.empty(a.shape, dtype=a.dtype, device=self.device)
 
@@ -108,9 +99,6 @@ class OutOps:
 
     def reshape(self, a: Any, shape: Any) -> Any:
         return self.ns.reshape(a, tuple(shape))
-
-    def concatenate(self, arrays: Any, axis: int = 0) -> Any:
-        return self.ns.concat(list(arrays), axis=axis)
 
     def _scalar(self, value: Any, like: Any) -> Any:
         """A Python number as a 0-d array of ``like``'s dtype (some functions take arrays only)."""
@@ -144,14 +132,8 @@ class OutOps:
     def greater(self, a: Any, b: Any, out: Any = None) -> Any:
         return _store(out, a > b)
 
-    def greater_equal(self, a: Any, b: Any, out: Any = None) -> Any:
-        return _store(out, a >= b)
-
     def less(self, a: Any, b: Any, out: Any = None) -> Any:
         return _store(out, a < b)
-
-    def equal(self, a: Any, b: Any, out: Any = None) -> Any:
-        return _store(out, a == b)
 
     def _elementwise(self, name: str, a: Any, out: Any) -> Any:
         """The namespace's elementwise function ``name`` of ``a``, stored into ``out`` if given."""
@@ -221,9 +203,6 @@ class OutOps:
 
     def take(self, a: Any, indices: Any, axis: int = 0, out: Any = None, mode: str | None = None) -> Any:
         return _store(out, self.ns.take(a, indices, axis=axis))
-
-    def take_along_axis(self, a: Any, indices: Any, axis: int) -> Any:
-        return self.ns.take_along_axis(a, indices, axis=axis)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.ns.__name__}, device={self.device!r})"
