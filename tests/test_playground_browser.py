@@ -60,8 +60,10 @@ def test_train_spiral_heatmap_hash_and_screenshot(page, server_url, tmp_path):
     assert "active" in page.get_attribute("[data-dataset=spiral]", "class")
     page.click("#play")
     page.wait_for_function("document.querySelector('#play').classList.contains('playing')")
+    # (the accuracy is part of the wait: how many epochs run in a given time depends on the load)
     page.wait_for_function(
         "parseFloat(document.getElementById('test-loss').textContent) < 0.25"
+        " && parseFloat(document.getElementById('test-acc').textContent) > 85"
         " && parseInt(document.getElementById('epoch').textContent.replace(',', '')) >= 20",
         timeout=120_000)
     page.wait_for_timeout(1500)  # a few more epochs so the picture settles
@@ -69,7 +71,7 @@ def test_train_spiral_heatmap_hash_and_screenshot(page, server_url, tmp_path):
     page.wait_for_function("!document.querySelector('#play').classList.contains('playing')")
     epoch = int(page.inner_text("#epoch").replace(",", ""))
     assert epoch >= 20
-    assert float(page.inner_text("#test-acc").rstrip("%")) > 85
+    assert float(page.inner_text("#test-acc").rstrip("%")) > 80     # Adam at lr 0.03 wobbles a little
 
     # the heatmap and the neuron maps are drawn, not blank
     assert distinct_colours(page, "#heatmap") >= 20
