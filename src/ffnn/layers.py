@@ -161,10 +161,7 @@ class Layer(_backend.OnBackend, ABC):
         target = _backend.get(backend)
         if target is self.backend:
             return self
-        if target is not _backend.NUMPY and not self.array_api:
-            raise ConfigError(f"{type(self).__name__} computes with NumPy only, so it cannot move to the "
-                              f"{target.name} backend; a layer runs on every backend when it computes "
-                              "through self._xp and sets array_api = True")
+        self._check_backend(target)
         source = self.backend
         for p in self.parameters():
             p.value = target.asarray(source.to_numpy(p.value))
@@ -181,6 +178,15 @@ class Layer(_backend.OnBackend, ABC):
         if isinstance(self, _Typed):
             self.dtype = self.dtype              # its name on the new backend
         return self
+
+    def _check_backend(self, target: _backend.Backend, where: str = "") -> None:
+        """Refuse a backend other than NumPy unless the layer computes through ``self._xp``
+        (``array_api``); ``where`` (e.g. "layer 2 ") says where the layer sits."""
+        if target is not _backend.NUMPY and not self.array_api:
+            name = f"{where}({type(self).__name__})" if where else type(self).__name__
+            raise ConfigError(f"{name} computes with NumPy only, so it cannot move to the {target.name} "
+                              "backend; a layer runs on every backend when it computes through self._xp and "
+                              "sets array_api = True")
 
     def _move_arrays(self) -> tuple[str, ...]:
         """Attributes holding arrays that are not parameters but move with the layer."""

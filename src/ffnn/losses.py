@@ -177,15 +177,6 @@ class Loss(_backend.OnBackend, ABC):
             raise ShapeError(f"{type(self).__name__}: {labels.shape[0]} labels for {n} outputs")
         return labels
 
-    def _one_hot(self, output: Any, labels: Any) -> Any:
-        """One-hot rows (N, K) of the output's dtype for checked labels (N,)."""
-        xp = self._xp
-        if xp is np:
-            dense = np.zeros_like(output)
-            dense[np.arange(len(labels)), labels] = 1.0
-            return dense
-        return xp.astype(labels[:, None] == xp.arange(output.shape[1])[None, :], output.dtype)
-
     def _one_hot_target(self, output: Any, target: Any) -> Any:
         """Target as an (N, K) array of the output's dtype: (N,) class labels become one-hot rows
         (for K > 1); any other target goes through :meth:`_dense_target`."""
@@ -193,7 +184,7 @@ class Loss(_backend.OnBackend, ABC):
         t = self._target(target)
         if isinstance(t, (str, bytes)) or not (t.ndim == 1 and k > 1):
             return self._dense_target(output, t)
-        return self._one_hot(output, self._labels(t, k, n))
+        return self.backend.one_hot(self._labels(t, k, n), k, output.dtype)
 
     def config(self) -> dict[str, Any]:
         return {"reduction": self.reduction}
@@ -405,9 +396,9 @@ class BinaryCrossEntropy(Loss):
     def decision_threshold(self) -> float:
         return 0.0 if self.from_logits else 0.5
 
-    def _binary_target(self, y: Any, target: Any, values: tuple[float, ...] = ()) -> Any:
+    def _binary_target(self, y: Any, target: Any, labels_only: bool = False) -> Any:
         """The targets as an array of ``y``'s shape, checked (host targets) to lie in [0, 1]
-        or, with ``values`` (0 and 1), to be one of them."""
+        and, with ``labels_only``, to be 0 or 1."""
         host = self._host(target)
         t = self._dense_target(y, target)
         if host:
@@ -415,7 +406,7 @@ class BinaryCrossEntropy(Loss):
             inside = (check >= 0) & (check <= 1)
             if not inside.all():
                 raise LabelError(f"{type(self).__name__} targets must lie in [0, 1], got {check[~inside][0]:g}")
-            if values and not ((check == 0) | (check == 1)).all():
+            if labels_only and not ((check == 0) | (check == 1)).all():
                 raise LabelError(f"{type(self).__name__} targets must be 0 or 1, got "
                                  f"{check[(check != 0) & (check != 1)][0]:g}")
         return t
@@ -472,7 +463,7 @@ class RobustBinaryCrossEntropy(BinaryCrossEntropy):
 
     def forward(self, output: Array, target: Any, sample_weight: Array | None = None) -> float:
         y = self._check_output(output)
-        t = self._binary_target(y, target, values=(0.0, 1.0))
+        t = self._binary_target(y, target, labels_only=True)
         xp = self._xp
         eps = self.epsilon
         sign = 2.0 * t - 1.0

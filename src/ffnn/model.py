@@ -130,12 +130,8 @@ class Sequential:
         'numpy'
         """
         target = _backend.get(backend)
-        if target is not _backend.NUMPY:
-            for i, layer in enumerate(self.layers):
-                if not getattr(layer, "array_api", False):
-                    raise ConfigError(f"layer {i} ({type(layer).__name__}) computes with NumPy only, so the "
-                                      f"network cannot move to the {target.name} backend; a layer runs on every "
-                                      "backend when it computes through self._xp and sets array_api = True")
+        for i, layer in enumerate(self.layers):       # all checked before any moves
+            layer._check_backend(target, f"layer {i} ")
         for layer in self.layers:
             layer.to(target)
         return self

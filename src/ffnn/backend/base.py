@@ -98,7 +98,12 @@ class Backend(ABC):
         """Whether every element of ``a`` is finite (read back: waits for the device)."""
         return bool(self.to_numpy(self.xp.all(self.xp.isfinite(a))))
 
-    # -- fused kernels ---------------------------------------------------------------
+    # -- kernels -------------------------------------------------------------------------
+    def one_hot(self, labels: Any, k: int, dtype: Any) -> Any:
+        """Rows (N, k) of ``dtype`` (the backend's), 1 in the column of each checked label (N,)."""
+        xp = self.xp
+        return xp.astype(labels[:, None] == xp.arange(k)[None, :], dtype)
+
     def softmax_cross_entropy(self, z: Any, target: Any, scale: Any, rows: Any) -> tuple[Any, Any]:
         """Softmax and cross-entropy fused, on logits ``z`` (N, K): ``(E, dE/dz)``.
 
@@ -121,7 +126,7 @@ class Backend(ABC):
                 loss = (xp.sum(log_norm) - xp.sum(picked)) * scale
             else:
                 loss = xp.sum(scale[:, 0] * (log_norm[:, 0] - picked))
-            p -= xp.astype(target[:, None] == xp.arange(z.shape[1])[None, :], p.dtype)   # one-hot rows
+            p -= self.one_hot(target, z.shape[1], p.dtype)
         else:
             loss = xp.sum(scale * target * (log_norm - shifted))
             p -= target

@@ -93,6 +93,11 @@ class NumpyBackend(Backend):
     def all_finite(self, a: Any) -> bool:
         return bool(np.isfinite(a).all())
 
+    def one_hot(self, labels: Any, k: int, dtype: Any) -> np.ndarray:
+        dense = np.zeros((len(labels), k), dtype=dtype)
+        dense[np.arange(len(labels)), labels] = 1.0
+        return dense
+
     def softmax_cross_entropy(self, z: Any, target: Any, scale: Any, rows: Any) -> tuple[float, np.ndarray]:
         """:meth:`Backend.softmax_cross_entropy` with NumPy's fast paths: array methods, the
         labels' entries picked and decremented by fancy indexing, the loss a float."""

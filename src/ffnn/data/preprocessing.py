@@ -13,6 +13,7 @@ from typing import Any, Self
 import numpy as np
 
 from .._validation import as_float_array, check_int, check_labels
+from ..backend import NUMPY
 from ..errors import ConfigError, LabelError, ModelFileError, ShapeError
 
 __all__ = ["MinMaxScaler", "StandardScaler", "scaler_from_dict", "one_hot", "from_one_hot"]
@@ -141,10 +142,7 @@ def one_hot(labels: Any, n_classes: int, dtype: Any = np.float32) -> np.ndarray:
     [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
     """
     n_classes = check_int("n_classes", n_classes, low=1)
-    labels = check_labels(labels, n_classes, "one_hot labels")
-    out = np.zeros((len(labels), n_classes), dtype=dtype)
-    out[np.arange(len(labels)), labels] = 1
-    return out
+    return NUMPY.one_hot(check_labels(labels, n_classes, "one_hot labels"), n_classes, dtype)
 
 
 def from_one_hot(T: Any) -> np.ndarray:
